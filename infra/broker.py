@@ -35,16 +35,8 @@ from typing import IO, Self
 
 from aiokafka.client import AIOKafkaClient
 
+from infra.errors import BrokerError, BrokerNotReadyError
 from infra.kafka import ensure_topics
-
-
-class BrokerError(Exception):
-    """The embedded broker could not be started or is not running (permanent)."""
-
-
-class BrokerNotReadyError(BrokerError):
-    """tansu started but did not answer a metadata request in time, or exited."""
-
 
 __all__ = ["BrokerError", "BrokerNotReadyError", "EmbeddedBroker"]
 

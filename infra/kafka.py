@@ -8,12 +8,14 @@ idempotent effects, not by the broker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
+
+from infra.errors import TopicCreationError
+from schemas.messages import Topics
 
 __all__ = [
     "TopicCreationError",
@@ -25,35 +27,9 @@ __all__ = [
 ]
 
 
-class TopicCreationError(Exception):
-    """The broker refused to create a topic for a reason other than "exists" (permanent)."""
-
-
-@dataclass(frozen=True)
-class Topics:
-    """The six topics of one autoclerk deployment, all under one prefix."""
-
-    documents_received: str
-    documents_decided: str
-    review_requested: str
-    review_completed: str
-    feedback_corrections: str
-    documents_deadletter: str
-
-    def all(self) -> list[str]:
-        return [getattr(self, f.name) for f in fields(self)]
-
-
 def topic_names(prefix: str) -> Topics:
     """`<prefix>.documents.received` and friends; a fresh prefix isolates a test."""
-    return Topics(
-        documents_received=f"{prefix}.documents.received",
-        documents_decided=f"{prefix}.documents.decided",
-        review_requested=f"{prefix}.review.requested",
-        review_completed=f"{prefix}.review.completed",
-        feedback_corrections=f"{prefix}.feedback.corrections",
-        documents_deadletter=f"{prefix}.documents.deadletter",
-    )
+    return Topics.with_prefix(prefix)
 
 
 async def ensure_topics(
@@ -136,7 +112,7 @@ def make_consumer(
 ) -> AIOKafkaConsumer:
     """A consumer with manual commits (commit after the effect, for at-least-once); not started.
 
-    Timeouts are short because tansu rebalances slowly with aiokafka's defaults.
+    Short session and heartbeat timeouts so a dead member is noticed in seconds.
     """
     options: dict[str, Any] = {
         "bootstrap_servers": bootstrap,

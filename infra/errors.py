@@ -1,0 +1,63 @@
+"""Failures raised by the adapters in `infra/`.
+
+Callers decide what to do from the branch, never from the message: a retryable
+error may succeed if the same call is made again later (back off and retry); a
+permanent error will fail the same way every time (dead-letter the input with the
+error's message as the reason, or send it to human review).
+
+    InfraError
+    ├── RetryableInfraError      transient: the outside world may recover
+    └── PermanentInfraError      the input or configuration is wrong; retrying is useless
+        ├── PdfUnreadable        bytes are not a readable PDF with a text layer
+        │                        (`reason`: not_pdf, encrypted, no_text, too_many_pages)
+        ├── BrokerError          the embedded tansu broker cannot start or is not running
+        │   └── BrokerNotReadyError  it started but exited or never answered a metadata request
+        └── TopicCreationError   the broker refused to create a topic (other than "exists")
+
+Add new adapters' errors under the branch that matches how they must be handled,
+and draw them in the tree above.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+
+class InfraError(Exception):
+    """Root of every error raised by an infra adapter."""
+
+
+class RetryableInfraError(InfraError):
+    """A transient failure (timeouts, connection loss, rate limits)."""
+
+
+class PermanentInfraError(InfraError):
+    """A failure that repeating the call cannot fix."""
+
+
+PdfProblem = Literal["not_pdf", "encrypted", "no_text", "too_many_pages"]
+
+
+class PdfUnreadable(PermanentInfraError):
+    """The bytes cannot be turned into text lines.
+
+    `reason` is a short machine-readable code for dead-letter records and metrics;
+    the message says the same for a person.
+    """
+
+    def __init__(self, reason: PdfProblem, detail: str) -> None:
+        super().__init__(f"PDF unreadable ({reason}): {detail}")
+        self.reason: PdfProblem = reason
+        self.detail = detail
+
+
+class BrokerError(PermanentInfraError):
+    """The embedded broker cannot be started (no binary, bad port) or is not running."""
+
+
+class BrokerNotReadyError(BrokerError):
+    """tansu started but exited, or did not answer a metadata request in time."""
+
+
+class TopicCreationError(PermanentInfraError):
+    """The broker refused to create a topic for a reason other than "already exists"."""
