@@ -74,4 +74,6 @@ class LabelledDocument(Document):
     """
 
     gold: dict[str, str | None] = Field(default_factory=dict)
-    split: str | None = Field(default=None, description="declared split, e.g. train/test")
+    split: str | None = Field(
+        default=None, description="declared split, e.g. train/test"
+    )

@@ -47,7 +47,9 @@ class DocumentReceived(BaseModel):
     claim_type: ClaimType | None = None
     text: str | None = None
     pdf_base64: str | None = None
-    metadata: dict[str, str] = Field(default_factory=dict, description="upstream metadata")
+    metadata: dict[str, str] = Field(
+        default_factory=dict, description="upstream metadata"
+    )
 
     @model_validator(mode="after")
     def _has_content(self) -> DocumentReceived:

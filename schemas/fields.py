@@ -36,7 +36,9 @@ class ExtractedField(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     value: str | None = Field(description="normalised value; None when absent")
-    raw: str | None = Field(default=None, description="text as it appears in the document")
+    raw: str | None = Field(
+        default=None, description="text as it appears in the document"
+    )
     confidence: float = Field(ge=0.0, le=1.0)
     source: FieldSource | None = None
 
@@ -77,10 +79,13 @@ class ClaimFields(BaseModel):
         default=None, description="health: ICD-10-CM codes, comma separated"
     )
     procedure_codes: ExtractedField | None = Field(
-        default=None, description="health: procedure codes (SNOMED/CPT), comma separated"
+        default=None,
+        description="health: procedure codes (SNOMED/CPT), comma separated",
     )
     provider_name: ExtractedField | None = None
-    vehicle: ExtractedField | None = Field(default=None, description="auto: make model year")
+    vehicle: ExtractedField | None = Field(
+        default=None, description="auto: make model year"
+    )
     vin: ExtractedField | None = None
     police_report: ExtractedField | None = Field(
         default=None, description="auto: YES/NO or the report number"
@@ -110,12 +115,31 @@ class Extraction(BaseModel):
     line_items: list[LineItem] = Field(default_factory=list)
     model_version: str
     failure: str | None = Field(
-        default=None, description="why extraction could not be trusted (sends to review)"
+        default=None,
+        description="why extraction could not be trusted (sends to review)",
     )
 
     def value(self, name: str) -> str | None:
         f = self.fields.get(name)
         return f.value if f else None
+
+    def business_key(self) -> str | None:
+        """The identity duplicates share: same vendor and number, or same claim."""
+        v = self.value
+        if self.kind == "invoice":
+            vendor = (v("vendor_name") or "").strip().lower()
+            if not vendor:
+                return None
+            if v("invoice_number"):
+                return f"invoice|{vendor}|{v('invoice_number')}"
+            if v("issue_date") and v("total"):
+                return f"receipt|{vendor}|{v('issue_date')}|{v('total')}"
+            return None
+        if v("policy_number") and v("incident_date"):
+            return (
+                f"claim|{v('policy_number')}|{v('incident_date')}|{v('claimed_amount')}"
+            )
+        return None
 
     def confidence(self, name: str) -> float:
         f = self.fields.get(name)

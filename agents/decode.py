@@ -1,0 +1,89 @@
+"""Turn raw bytes into validated events and parsed documents, or say exactly why not."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from agents.errors import (
+    EmptyDocument,
+    EventTooLarge,
+    UndecodableEvent,
+    UnreadableDocument,
+    UnsupportedVersion,
+)
+from schemas.document import Document, Line, PageSize
+from schemas.events import SUPPORTED_SCHEMA_VERSIONS, DocumentReceived, Envelope
+
+P = TypeVar("P", bound=BaseModel)
+
+PdfParser = Callable[[bytes], tuple[list[Line], list[PageSize]]]
+"""bytes → lines and page sizes; raises on unreadable input."""
+
+
+def _summary(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors()[:5]:
+        loc = ".".join(str(p) for p in e["loc"]) or "event"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+def decode_envelope(
+    raw: bytes, *, payload: type[P], event_type: str, max_bytes: int
+) -> Envelope[P]:
+    if len(raw) > max_bytes:
+        raise EventTooLarge(
+            f"event of {len(raw)} bytes exceeds the limit of {max_bytes}"
+        )
+    try:
+        data: Any = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UndecodableEvent(f"not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UndecodableEvent(f"expected a JSON object, got {type(data).__name__}")
+    version = data.get("schema_version", 1)
+    if version not in SUPPORTED_SCHEMA_VERSIONS:
+        supported = ", ".join(str(v) for v in sorted(SUPPORTED_SCHEMA_VERSIONS))
+        raise UnsupportedVersion(
+            f"unsupported schema_version {version!r} (supported: {supported})"
+        )
+    if data.get("type") != event_type:
+        raise UndecodableEvent(
+            f"expected event type {event_type!r}, got {data.get('type')!r}"
+        )
+    try:
+        return Envelope[payload].model_validate(data)  # type: ignore[valid-type]
+    except ValidationError as exc:
+        raise UndecodableEvent(f"invalid {event_type} event: {_summary(exc)}") from exc
+
+
+def parse_document(received: DocumentReceived, *, parse_pdf: PdfParser) -> Document:
+    common = {
+        "document_id": received.document_id,
+        "kind": received.kind,
+        "claim_type": received.claim_type,
+        "metadata": received.metadata,
+    }
+    if received.text is not None:
+        doc = Document.from_text(text=received.text, **common)  # type: ignore[arg-type]
+    else:
+        try:
+            data = base64.b64decode(received.pdf_base64 or "", validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise UnreadableDocument(f"pdf_base64 is not valid base64: {exc}") from exc
+        try:
+            lines, pages = parse_pdf(data)
+        except (
+            Exception
+        ) as exc:  # the parser's own error tree is infra's; any failure is bad input
+            raise UnreadableDocument(f"PDF could not be parsed: {exc}") from exc
+        doc = Document(lines=lines, pages=pages, **common)  # type: ignore[arg-type]
+    if not any(line.text.strip() for line in doc.lines):
+        raise EmptyDocument("document has no text")
+    return doc

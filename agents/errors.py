@@ -1,0 +1,58 @@
+"""Errors of the workflow and service layer.
+
+    AgentError
+    ├── InvalidEvent           permanent: the event can never be processed; dead-lettered
+    │   ├── UndecodableEvent   bytes are not JSON / not an envelope
+    │   ├── UnsupportedVersion schema_version we do not speak
+    │   ├── EventTooLarge      over `kafka.max_event_bytes`
+    │   ├── EmptyDocument      no text to work on
+    │   ├── UnreadableDocument PDF or base64 that cannot be parsed
+    │   ├── ContentConflict    a known document_id with different content
+    │   └── ReviewRefused      unknown task, duplicate or late completion
+    └── WorkflowError          permanent: the graph could not run or resume this document
+
+Retryable infrastructure failures (database down, broker unreachable) are not
+ours: they propagate as their library's exceptions and the stream edge retries.
+"""
+
+from __future__ import annotations
+
+
+class AgentError(Exception):
+    """Base of the workflow layer's errors."""
+
+
+class InvalidEvent(AgentError):
+    """The event is bad input: dead-letter it with this message as the reason."""
+
+
+class UndecodableEvent(InvalidEvent):
+    pass
+
+
+class UnsupportedVersion(InvalidEvent):
+    pass
+
+
+class EventTooLarge(InvalidEvent):
+    pass
+
+
+class EmptyDocument(InvalidEvent):
+    pass
+
+
+class UnreadableDocument(InvalidEvent):
+    pass
+
+
+class ContentConflict(InvalidEvent):
+    pass
+
+
+class ReviewRefused(InvalidEvent):
+    pass
+
+
+class WorkflowError(AgentError):
+    pass

@@ -1,0 +1,194 @@
+"""Candidate values for a field: every span or line block that could be its value.
+
+The ranker never invents text: it picks among candidates generated here by the
+field's shape (dates, amounts, codes, names, multi-line addresses). So a field can
+only be right when its value is among the candidates, and the candidate recall of a
+dataset is the ceiling on the model's accuracy (`candidate_recall` measures it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from agents.extract.normalize import (
+    AMOUNT_PATTERN,
+    CODE_PATTERN,
+    DATE_PATTERNS,
+    Shape,
+    date_readings,
+    normalize_address,
+    normalize_amount,
+    normalize_codes,
+    normalize_text,
+)
+from schemas.document import Document
+
+MAX_BLOCK_LINES = 5
+MAX_JOIN_LINES = 3
+# A trailing registration number: "(728515-N)", "862725-U", "(CO. NO. 113825-W)"
+_REGISTRATION = re.compile(r"\s*(\(\s*[^()]*\d[^()]*\)?|\b\d{4,}\s?-?\s?[A-Z]\b)\s*$")
+_LETTERS = re.compile(r"[A-Za-z]")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    value: str
+    raw: str
+    line: int
+    line_end: int
+    start: int
+    end: int
+    variant: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def _date_candidates(doc: Document) -> list[Candidate]:
+    out = []
+    for i, line in enumerate(doc.lines):
+        upper = line.text.upper()
+        for kind, pattern in DATE_PATTERNS:
+            for m in pattern.finditer(upper):
+                readings = date_readings(kind, m)
+                for iso, dayfirst in readings:
+                    extra = {
+                        "dayfirst": float(dayfirst),
+                        "readings": float(len(readings)),
+                    }
+                    out.append(
+                        Candidate(
+                            iso,
+                            line.text[m.start() : m.end()],
+                            i,
+                            i,
+                            m.start(),
+                            m.end(),
+                            variant=[k for k, _ in DATE_PATTERNS].index(kind),
+                            extra=extra,
+                        )
+                    )
+    return out
+
+
+def _amount_candidates(doc: Document) -> list[Candidate]:
+    out = []
+    for i, line in enumerate(doc.lines):
+        for m in AMOUNT_PATTERN.finditer(line.text.upper()):
+            has_decimals = "." in m.group("num")
+            if not (has_decimals or m.group("cur")):
+                continue
+            value = normalize_amount(m.group(0))
+            if value is not None:
+                extra = {
+                    "currency": float(bool(m.group("cur"))),
+                    "decimals": float(has_decimals),
+                }
+                out.append(
+                    Candidate(
+                        value,
+                        line.text[m.start() : m.end()],
+                        i,
+                        i,
+                        m.start(),
+                        m.end(),
+                        variant=0,
+                        extra=extra,
+                    )
+                )
+    return out
+
+
+def _line_variants(text: str) -> list[tuple[int, int, int]]:
+    """(variant, start, end) spans of one line that could be a whole value."""
+    spans = [(0, 0, len(text))]
+    colon = text.find(":")
+    if 0 <= colon < len(text) - 1:
+        spans.append((1, colon + 1, len(text)))
+    m = _REGISTRATION.search(text)
+    if m and m.start() > 0:
+        spans.append((2, 0, m.start()))
+    return spans
+
+
+def _text_candidates(doc: Document) -> list[Candidate]:
+    out = []
+    texts = [line.text for line in doc.lines]
+    for i, text in enumerate(texts):
+        for variant, start, end in _line_variants(text):
+            value = normalize_text(text[start:end])
+            if value and len(_LETTERS.findall(value)) >= 2:
+                out.append(Candidate(value, text[start:end], i, i, start, end, variant))
+        for n in range(2, MAX_JOIN_LINES + 1):
+            if i + n > len(texts):
+                break
+            joined = " ".join(texts[i : i + n])
+            stripped = _REGISTRATION.sub("", joined)
+            for variant, raw in ((3, joined), (4, stripped)):
+                value = normalize_text(raw)
+                if value and len(_LETTERS.findall(value)) >= 2:
+                    out.append(
+                        Candidate(
+                            value,
+                            raw,
+                            i,
+                            i + n - 1,
+                            0,
+                            len(texts[i + n - 1]),
+                            variant,
+                            extra={"joined": float(n)},
+                        )
+                    )
+    return out
+
+
+def _address_candidates(doc: Document) -> list[Candidate]:
+    out = []
+    texts = [line.text for line in doc.lines]
+    for i in range(len(texts)):
+        for n in range(1, MAX_BLOCK_LINES + 1):
+            if i + n > len(texts):
+                break
+            raw = ", ".join(t.strip().rstrip(",") for t in texts[i : i + n])
+            value = normalize_address(raw)
+            if value and len(_LETTERS.findall(value)) >= 2:
+                out.append(
+                    Candidate(value, raw, i, i + n - 1, 0, len(texts[i + n - 1]), n)
+                )
+    return out
+
+
+def _code_candidates(doc: Document) -> list[Candidate]:
+    out = []
+    for i, line in enumerate(doc.lines):
+        upper = line.text.upper()
+        for variant, start, end in _line_variants(upper):
+            codes = CODE_PATTERN.findall(upper[start:end])
+            value = normalize_codes(",".join(codes))
+            if value:
+                out.append(
+                    Candidate(
+                        value,
+                        line.text[start:end],
+                        i,
+                        i,
+                        start,
+                        end,
+                        variant,
+                        extra={"n_codes": float(len(codes))},
+                    )
+                )
+    return out
+
+
+_GENERATORS = {
+    "date": _date_candidates,
+    "amount": _amount_candidates,
+    "text": _text_candidates,
+    "address": _address_candidates,
+    "codes": _code_candidates,
+}
+
+
+def candidates_for(shape: Shape, document: Document) -> list[Candidate]:
+    """Every candidate value of `shape` in `document`, in reading order."""
+    return _GENERATORS[shape](document)

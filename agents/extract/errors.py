@@ -1,0 +1,24 @@
+"""Errors raised by the local extractor.
+
+    ExtractError
+    ├── ModelArtifactError   permanent: the artifact dir is missing, incomplete or
+    │                        from an incompatible feature version (retrain it)
+    └── TrainingDataError    permanent: too few labelled documents to train on
+
+`LocalExtractor.extract` raises none of these for a bad document: it returns an
+`Extraction` with `failure` set, which routes the document to review.
+"""
+
+from __future__ import annotations
+
+
+class ExtractError(Exception):
+    """Base of every error raised by `agents.extract`."""
+
+
+class ModelArtifactError(ExtractError):
+    """A trained artifact cannot be loaded."""
+
+
+class TrainingDataError(ExtractError):
+    """The labelled documents cannot train a model."""

@@ -1,0 +1,160 @@
+"""Train, save, load and run the local extractor.
+
+An artifact is a directory named by its version, holding `model.joblib` (one
+`FieldModel` per kind and field) and `metadata.json` (version, training-data hash,
+document counts, out-of-fold metrics). The version is derived from the feature
+version and the training data, so retraining on the same data gives the same name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import joblib
+import sklearn
+
+from agents.extract.errors import ModelArtifactError, TrainingDataError
+from agents.extract.normalize import shape_of
+from agents.extract.ranker import FieldModel, train_field
+from schemas.document import Document, LabelledDocument
+from schemas.fields import DocumentKind, ExtractedField, Extraction, FieldSource
+
+# Bump when candidates or features change: artifacts from another version are refused.
+FEATURE_VERSION = "3"
+MIN_LABELLED = 5
+
+
+class LocalExtractor:
+    """Implements `agents.ports.Extractor` with trained per-field rankers."""
+
+    def __init__(
+        self, *, models: dict[str, dict[str, FieldModel]], version: str, metadata: dict[str, object]
+    ) -> None:
+        self._models = models
+        self._version = version
+        self.metadata = metadata
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    def fields(self, kind: DocumentKind) -> tuple[str, ...]:
+        return tuple(self._models.get(kind, {}))
+
+    @classmethod
+    def load(cls, path: Path) -> LocalExtractor:
+        meta_path, model_path = path / "metadata.json", path / "model.joblib"
+        if not meta_path.is_file() or not model_path.is_file():
+            raise ModelArtifactError(f"{path} is not a local extractor artifact")
+        metadata = json.loads(meta_path.read_text())
+        if metadata.get("feature_version") != FEATURE_VERSION:
+            raise ModelArtifactError(
+                f"{path}: feature version {metadata.get('feature_version')!r}, "
+                f"this code needs {FEATURE_VERSION!r}; retrain"
+            )
+        models = joblib.load(model_path)
+        return cls(models=models, version=str(metadata["version"]), metadata=metadata)
+
+    async def extract(self, document: Document) -> Extraction:
+        # CPU work of a few milliseconds: keep it off the event loop of stream workers
+        return await asyncio.to_thread(self.extract_sync, document)
+
+    def extract_sync(self, document: Document) -> Extraction:
+        """Synchronous extraction, for batch jobs and benchmarks."""
+        models = self._models.get(document.kind)
+        if not models:
+            return self._failed(document, f"no trained fields for kind {document.kind!r}")
+        if not document.lines:
+            return self._failed(document, "document has no text lines")
+        try:
+            fields = {name: _extract_field(model, document) for name, model in models.items()}
+        except Exception as exc:  # a malformed document must route to review, not crash
+            return self._failed(document, f"extraction failed: {exc!r}")
+        return Extraction(kind=document.kind, fields=fields, model_version=self._version)
+
+    def _failed(self, document: Document, reason: str) -> Extraction:
+        return Extraction(kind=document.kind, model_version=self._version, failure=reason)
+
+
+def _extract_field(model: FieldModel, document: Document) -> ExtractedField:
+    pick, confidence = model.pick(document)
+    c = pick.candidate
+    if c is None:
+        return ExtractedField(value=None, confidence=confidence)
+    bbox = _union_bbox(document, c.line, c.line_end)
+    source = FieldSource(
+        page=document.lines[c.line].page, line=c.line, start=c.start,
+        end=c.end if c.line == c.line_end else None, bbox=bbox,
+    )
+    return ExtractedField(value=pick.value, raw=c.raw, confidence=confidence, source=source)
+
+
+def _union_bbox(document: Document, first: int, last: int) -> tuple[float, float, float, float] | None:
+    boxes = [line.bbox for line in document.lines[first : last + 1]]
+    if any(b is None for b in boxes):
+        return None
+    return (
+        min(b[0] for b in boxes if b), min(b[1] for b in boxes if b),
+        max(b[2] for b in boxes if b), max(b[3] for b in boxes if b),
+    )
+
+
+def _fields_by_kind(documents: Sequence[LabelledDocument]) -> dict[str, list[str]]:
+    present: dict[str, Counter[str]] = {}
+    for doc in documents:
+        counts = present.setdefault(doc.kind, Counter())
+        counts.update(name for name, value in doc.gold.items() if value is not None)
+    return {
+        kind: sorted(name for name, n in counts.items() if n >= MIN_LABELLED)
+        for kind, counts in present.items()
+    }
+
+
+def _data_hash(documents: Sequence[LabelledDocument]) -> str:
+    h = hashlib.sha256()
+    for doc in sorted(documents, key=lambda d: d.document_id):
+        h.update(doc.model_dump_json(exclude={"split"}).encode())
+    return h.hexdigest()
+
+
+def train_local_extractor(
+    *, documents: Sequence[LabelledDocument], out_dir: Path, seed: int = 0
+) -> Path:
+    """Train per-field rankers for every kind in `documents`; returns the artifact dir.
+
+    Pass only training documents: evaluation must use documents left out here.
+    """
+    by_kind = _fields_by_kind(documents)
+    if not any(by_kind.values()):
+        raise TrainingDataError(f"no field has {MIN_LABELLED} labelled values to learn from")
+    started = time.perf_counter()
+    models: dict[str, dict[str, FieldModel]] = {}
+    for kind, names in by_kind.items():
+        docs = [d for d in documents if d.kind == kind]
+        models[kind] = {
+            name: train_field(name=name, shape=shape_of(name), documents=docs, seed=seed)
+            for name in names
+        }
+    data_hash = _data_hash(documents)
+    version = f"local-v{FEATURE_VERSION}-{data_hash[:12]}-s{seed}"
+    path = out_dir / version
+    path.mkdir(parents=True, exist_ok=True)
+    joblib.dump(models, path / "model.joblib", compress=3)
+    metadata = {
+        "version": version,
+        "feature_version": FEATURE_VERSION,
+        "training_data_sha256": data_hash,
+        "documents": dict(Counter(d.kind for d in documents)),
+        "seed": seed,
+        "sklearn": sklearn.__version__,
+        "train_seconds": round(time.perf_counter() - started, 2),
+        "fields": {kind: {n: m.metrics for n, m in fm.items()} for kind, fm in models.items()},
+    }
+    (path / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True))
+    return path

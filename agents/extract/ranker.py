@@ -1,0 +1,175 @@
+"""One field's model: score candidates, pick a value, say how sure we are.
+
+A gradient-boosted classifier scores each candidate; candidates with the same value
+pool their evidence (the best score wins), and the top value is the prediction.
+Its raw score is not a probability of being right, so an isotonic map fitted on
+out-of-fold predictions (documents the scoring model never saw) turns it into one.
+When a field may be absent, an out-of-fold threshold on the top score decides None.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
+
+from agents.extract.candidates import Candidate, candidates_for
+from agents.extract.features import Described, Vocabulary, describe
+from agents.extract.normalize import Shape, comparison_key
+from schemas.document import Document, LabelledDocument
+
+FOLDS = 3
+
+
+@dataclass(slots=True)
+class Pick:
+    value: str | None
+    candidate: Candidate | None
+    score: float
+
+
+@dataclass(slots=True)
+class _Example:
+    described: list[Described]
+    candidates: list[Candidate]
+    labels: list[bool]
+    gold: str | None
+
+
+@dataclass(slots=True)
+class FieldModel:
+    name: str
+    shape: Shape
+    vocabulary: Vocabulary
+    classifier: HistGradientBoostingClassifier | None
+    calibrator: IsotonicRegression | None
+    none_threshold: float = 0.0
+    none_confidence: float = 0.5
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    def pick(self, document: Document) -> tuple[Pick, float]:
+        """The predicted value and its calibrated confidence."""
+        candidates = candidates_for(self.shape, document)
+        top = _top(
+            self.vocabulary, self.classifier, describe(document, candidates), candidates
+        )
+        if top.value is None or top.score < self.none_threshold:
+            return Pick(None, None, top.score), self.none_confidence
+        return top, self.confidence(top.score)
+
+    def confidence(self, score: float) -> float:
+        if self.calibrator is None:
+            return float(score)
+        return float(np.clip(self.calibrator.predict([score])[0], 0.0, 1.0))
+
+
+def _top(
+    vocabulary: Vocabulary,
+    classifier: HistGradientBoostingClassifier | None,
+    described: list[Described],
+    candidates: list[Candidate],
+) -> Pick:
+    if not candidates or classifier is None:
+        return Pick(None, None, 0.0)
+    scores = classifier.predict_proba(vocabulary.matrix(described))[:, 1]
+    best = int(np.argmax(scores))
+    return Pick(candidates[best].value, candidates[best], float(scores[best]))
+
+
+def _examples(
+    name: str, shape: Shape, documents: Sequence[LabelledDocument]
+) -> list[_Example]:
+    out = []
+    for doc in documents:
+        gold = doc.gold.get(name)
+        key = comparison_key(gold)
+        candidates = candidates_for(shape, doc)
+        labels = [
+            key is not None and comparison_key(c.value) == key for c in candidates
+        ]
+        out.append(_Example(describe(doc, candidates), candidates, labels, gold))
+    return out
+
+
+def _fit(
+    examples: Sequence[_Example], seed: int
+) -> tuple[Vocabulary, HistGradientBoostingClassifier | None]:
+    described = [d for e in examples for d in e.described]
+    labels = [y for e in examples for y in e.labels]
+    vocabulary = Vocabulary.learn(described, labels)
+    if not any(labels) or all(labels):
+        return vocabulary, None
+    classifier = HistGradientBoostingClassifier(
+        max_iter=120,
+        learning_rate=0.1,
+        max_leaf_nodes=31,
+        l2_regularization=1.0,
+        min_samples_leaf=10,
+        random_state=seed,
+    )
+    classifier.fit(vocabulary.matrix(described), np.asarray(labels, dtype=np.int8))
+    return vocabulary, classifier
+
+
+def _correct(pred: str | None, gold: str | None) -> bool:
+    return comparison_key(pred) == comparison_key(gold)
+
+
+def _none_threshold(
+    scores: np.ndarray, golds: list[str | None], correct: np.ndarray
+) -> float:
+    """Top-score threshold below which predicting None is right more often than not."""
+    absent = np.array([g is None for g in golds])
+    if not absent.any():
+        return 0.0
+    best_t, best_acc = 0.0, -1.0
+    for t in np.unique(np.concatenate([[0.0], scores])):
+        acc = np.where(scores < t, absent, correct).mean()
+        if acc > best_acc:
+            best_t, best_acc = float(t), float(acc)
+    return best_t
+
+
+def train_field(
+    *, name: str, shape: Shape, documents: Sequence[LabelledDocument], seed: int = 0
+) -> FieldModel:
+    """Fit one field's ranker, its calibration (out of fold) and its None threshold."""
+    examples = _examples(name, shape, documents)
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    fold_of = {i: k % FOLDS for k, i in enumerate(order)}
+    scores = np.zeros(len(examples))
+    preds: list[str | None] = [None] * len(examples)
+    for fold in range(FOLDS):
+        held = [i for i in range(len(examples)) if fold_of[i] == fold]
+        vocab, clf = _fit(
+            [examples[i] for i in range(len(examples)) if fold_of[i] != fold], seed
+        )
+        for i in held:
+            top = _top(vocab, clf, examples[i].described, examples[i].candidates)
+            scores[i], preds[i] = top.score, top.value
+    golds = [e.gold for e in examples]
+    correct = np.array([_correct(p, g) for p, g in zip(preds, golds, strict=True)])
+    threshold = _none_threshold(scores, golds, correct)
+    kept = (scores >= threshold) & np.array([p is not None for p in preds])
+    calibrator = None
+    if kept.any():
+        calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        calibrator.fit(scores[kept], correct[kept].astype(float))
+    absent = np.array([g is None for g in golds])
+    # Laplace-smoothed: how often a None prediction was right out of fold
+    none_conf = (float(absent[~kept].sum()) + 1.0) / (float((~kept).sum()) + 2.0)
+    vocab, clf = _fit(examples, seed)
+    recall = np.mean([any(e.labels) for e in examples if e.gold is not None] or [0.0])
+    metrics = {
+        "oof_accuracy": float(np.where(kept, correct, absent).mean()),
+        "candidate_recall": float(recall),
+        "documents": float(len(examples)),
+    }
+    return FieldModel(
+        name, shape, vocab, clf, calibrator, threshold, none_conf, metrics
+    )

@@ -1,0 +1,124 @@
+"""Routing: combine extraction confidence, triage and rule outcomes into a route.
+
+Thresholds are per (kind, field). Until `feedback` fits them on held-out data they
+come from settings; a fitted thresholds file replaces them without code changes.
+Text inside a document never reaches this function except as field values, so it
+cannot instruct routing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas.fields import Extraction
+from schemas.verdicts import RouteDecision, RuleReason, RuleResult, TriageResult
+
+MANDATORY: dict[str, tuple[str, ...]] = {
+    "invoice": ("vendor_name", "issue_date", "total"),
+    "claim": ("claimant_name", "policy_number", "incident_date", "claimed_amount"),
+}
+
+
+@dataclass(frozen=True)
+class RoutingPolicy:
+    default_threshold: float = 0.9
+    max_risk: float = 0.5
+    thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
+    version: str = "settings"
+
+    @classmethod
+    def load(
+        cls, *, path: Path, default_threshold: float, max_risk: float
+    ) -> RoutingPolicy:
+        """Fitted thresholds if the file exists, else the configured defaults."""
+        if not path.exists():
+            return cls(default_threshold=default_threshold, max_risk=max_risk)
+        data = json.loads(path.read_text())
+        return cls(
+            default_threshold=float(data.get("default_threshold", default_threshold)),
+            max_risk=float(data.get("max_risk", max_risk)),
+            thresholds={
+                k: {f: float(t) for f, t in v.items()}
+                for k, v in data["thresholds"].items()
+            },
+            version=str(data.get("version", path.stem)),
+        )
+
+    def threshold(self, kind: str, field_name: str) -> float:
+        return self.thresholds.get(kind, {}).get(field_name, self.default_threshold)
+
+
+def _low_confidence(policy: RoutingPolicy, extraction: Extraction) -> list[RuleReason]:
+    reasons = []
+    for name in MANDATORY[extraction.kind]:
+        conf = extraction.confidence(name)
+        limit = policy.threshold(extraction.kind, name)
+        if extraction.value(name) is not None and conf < limit:
+            reasons.append(
+                RuleReason(
+                    code="low_confidence",
+                    message=f"{name}: confidence {conf:.2f} below {limit:.2f}",
+                    rule="routing",
+                )
+            )
+    return reasons
+
+
+def route(
+    *,
+    policy: RoutingPolicy,
+    extraction: Extraction,
+    triage: TriageResult,
+    rules: RuleResult,
+    amount: float | None,
+) -> RouteDecision:
+    """approve only when every signal agrees; a reject needs trustworthy fields."""
+    reasons: list[RuleReason] = []
+    if triage.failure:
+        reasons.append(
+            RuleReason(code="triage_failed", message=triage.failure, rule="routing")
+        )
+    if extraction.failure:
+        reasons.append(
+            RuleReason(
+                code="extraction_failed", message=extraction.failure, rule="routing"
+            )
+        )
+    low = _low_confidence(policy, extraction)
+    risky = triage.risk > policy.max_risk and not triage.failure
+    if risky:
+        reasons.append(
+            RuleReason(
+                code="high_risk",
+                message=f"triage risk {triage.risk:.2f} above {policy.max_risk:.2f}",
+                rule="routing",
+            )
+        )
+    rule_reasons = [r for r in rules.reasons if r.severity != "info"]
+    priority = _priority(
+        risk=triage.risk, amount=amount, n_reasons=len(reasons) + len(rule_reasons)
+    )
+    if reasons:
+        return RouteDecision(
+            outcome="review", reasons=reasons + low + rule_reasons, priority=priority
+        )
+    if rules.outcome == "reject":
+        # A reject built on fields we are unsure of is a conflict: a human decides.
+        outcome = "review" if low else "reject"
+        return RouteDecision(
+            outcome=outcome, reasons=rule_reasons + low, priority=priority
+        )
+    if rules.outcome == "review" or low:
+        return RouteDecision(
+            outcome="review", reasons=rule_reasons + low, priority=priority
+        )
+    return RouteDecision(outcome="approve", reasons=rules.reasons, priority=priority)
+
+
+def _priority(*, risk: float, amount: float | None, n_reasons: int) -> int:
+    """0..100: risk dominates, large amounts and many reasons push up."""
+    amount_part = 0.0 if amount is None else min(1.0, max(0.0, amount) / 10_000.0)
+    score = 55 * risk + 30 * amount_part + 5 * min(n_reasons, 3)
+    return int(max(0, min(100, round(score))))

@@ -1,0 +1,287 @@
+"""The service layer: one function per incoming event kind.
+
+The stream edge hands us raw bytes and where they came from; we return the
+messages to publish. Every outcome is stored before it is announced (outbox), and
+every store write is keyed so that a redelivery re-announces instead of redoing.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from agents.decode import PdfParser, decode_envelope, parse_document
+from agents.errors import (
+    AgentError,
+    ContentConflict,
+    InvalidEvent,
+    ReviewRefused,
+    WorkflowError,
+)
+from agents.ports import DocumentStore
+from agents.state import WorkflowContext
+from schemas.events import (
+    CorrectionRecorded,
+    DeadLetter,
+    DocumentDecided,
+    DocumentReceived,
+    Envelope,
+    ReviewCompleted,
+    ReviewRequested,
+)
+from schemas.messages import MessageMeta, Outgoing, Topics
+from schemas.verdicts import RouteDecision
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    topics: Topics
+    max_event_bytes: int
+    sla_hours: float
+    source: str = "autoclerk"
+
+
+def _message(topic: str, key: str, envelope: Envelope[Any]) -> Outgoing:
+    return Outgoing(
+        topic=topic, key=key.encode(), value=envelope.model_dump_json().encode()
+    )
+
+
+class DocumentService:
+    """Implements the stream edge's `Processor` protocol."""
+
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        context: WorkflowContext,
+        config: ServiceConfig,
+        parse_pdf: PdfParser,
+    ) -> None:
+        self._store = store
+        self._graph = graph
+        self._ctx = context
+        self._cfg = config
+        self._parse_pdf = parse_pdf
+
+    async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
+        try:
+            return await self._received(raw=raw, meta=meta)
+        except AgentError as exc:
+            # A document whose workflow cannot run is dead-lettered with the reason
+            # rather than lost; the dead letter keeps its original bytes for replay.
+            return await self._dead_letter(raw=raw, meta=meta, exc=exc)
+
+    async def on_review_completed(
+        self, *, raw: bytes, meta: MessageMeta
+    ) -> list[Outgoing]:
+        try:
+            return await self._review_completed(raw=raw, meta=meta)
+        except InvalidEvent as exc:
+            return await self._dead_letter(raw=raw, meta=meta, exc=exc)
+
+    async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
+        await self._store.mark_emitted(outbox_ids=outbox_ids)
+
+    async def _received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
+        env = decode_envelope(
+            raw,
+            payload=DocumentReceived,
+            event_type="document.received",
+            max_bytes=self._cfg.max_event_bytes,
+        )
+        document = parse_document(env.payload, parse_pdf=self._parse_pdf)
+        admission = await self._store.admit(
+            meta=meta, raw=raw, envelope=env, document=document
+        )
+        if admission.status == "conflict":
+            raise ContentConflict(admission.detail)
+        if admission.status in ("done", "duplicate"):
+            return admission.pending
+        state = {
+            "document": document.model_dump(mode="json"),
+            "received_at": env.time.isoformat(),
+        }
+        result = await self._run(state, thread=document.document_id)
+        correlation = env.correlation_id or env.event_id
+        if "__interrupt__" in result:
+            return await self._request_review(result, env=env, correlation=correlation)
+        return await self._decide(
+            result, document_id=document.document_id, correlation=correlation
+        )
+
+    async def _run(self, graph_input: Any, *, thread: str) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = await self._graph.ainvoke(
+                graph_input,
+                config={"configurable": {"thread_id": thread}},
+                context=self._ctx,
+                durability="exit",
+            )
+        except InvalidEvent:
+            raise
+        except Exception as exc:
+            raise WorkflowError(
+                f"workflow failed for {thread}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return result
+
+    async def _decide(
+        self, result: dict[str, Any], *, document_id: str, correlation: str
+    ) -> list[Outgoing]:
+        decided = DocumentDecided.model_validate(
+            {**result["decision"], "document_id": document_id}
+        )
+        env = Envelope[DocumentDecided](
+            type="document.decided",
+            source=self._cfg.source,
+            correlation_id=correlation,
+            payload=decided,
+        )
+        msg = _message(self._cfg.topics.decided, document_id, env)
+        return await self._store.save_decision(
+            document_id=document_id, state=result, decision=decided, message=msg
+        )
+
+    async def _request_review(
+        self,
+        result: dict[str, Any],
+        *,
+        env: Envelope[DocumentReceived],
+        correlation: str,
+    ) -> list[Outgoing]:
+        doc = env.payload
+        routed = RouteDecision.model_validate(result["route"])
+        now: datetime = self._ctx.clock()
+        # Higher priority shortens the SLA: priority 100 is due in a tenth of it.
+        hours = self._cfg.sla_hours * (1.0 - 0.9 * routed.priority / 100)
+        task = ReviewRequested(
+            task_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"review:{doc.document_id}")),
+            document_id=doc.document_id,
+            kind=doc.kind,
+            reasons=routed.reasons,
+            priority=routed.priority,
+            due_at=now + timedelta(hours=hours),
+            extraction=result["extraction"],
+            triage=result["triage"],
+            rules=result["rules"],
+        )
+        out = Envelope[ReviewRequested](
+            type="review.requested",
+            source=self._cfg.source,
+            correlation_id=correlation,
+            payload=task,
+        )
+        msg = _message(self._cfg.topics.review_requested, doc.document_id, out)
+        return await self._store.save_review_task(
+            document_id=doc.document_id, state=result, task=task, message=msg
+        )
+
+    async def _review_completed(
+        self, *, raw: bytes, meta: MessageMeta
+    ) -> list[Outgoing]:
+        env = decode_envelope(
+            raw,
+            payload=ReviewCompleted,
+            event_type="review.completed",
+            max_bytes=self._cfg.max_event_bytes,
+        )
+        review = env.payload
+        if await self._store.seen_offset(meta=meta):
+            return await self._store.pending(document_id=review.document_id)
+        task = await self._store.task(task_id=review.task_id)
+        if task is None:
+            raise ReviewRefused(f"unknown review task {review.task_id}")
+        if task.document_id != review.document_id:
+            raise ReviewRefused(
+                f"task {review.task_id} belongs to document {task.document_id}, not {review.document_id}"
+            )
+        if task.status != "open":
+            raise ReviewRefused(
+                f"task {review.task_id} is already {task.status}: duplicate or late completion refused"
+            )
+        result = await self._run(
+            Command(resume=review.model_dump(mode="json")), thread=review.document_id
+        )
+        if "decision" not in result:
+            raise WorkflowError(
+                f"no waiting workflow for document {review.document_id}"
+            )
+        decided = DocumentDecided.model_validate(
+            {**result["decision"], "document_id": review.document_id}
+        )
+        done = await self._store.complete_review(
+            meta=meta,
+            raw=raw,
+            review=review,
+            decision=decided,
+            messages=self._completion_messages(env, decided),
+        )
+        if done is None:
+            raise ReviewRefused(
+                f"task {review.task_id} was completed concurrently; refused"
+            )
+        return done
+
+    def _completion_messages(
+        self, env: Envelope[ReviewCompleted], decided: DocumentDecided
+    ) -> list[Outgoing]:
+        correlation = env.correlation_id or env.event_id
+        key = decided.document_id
+        out = Envelope[DocumentDecided](
+            type="document.decided",
+            source=self._cfg.source,
+            correlation_id=correlation,
+            payload=decided,
+        )
+        msgs = [_message(self._cfg.topics.decided, key, out)]
+        if env.payload.corrections:
+            fb = Envelope[CorrectionRecorded](
+                type="feedback.correction",
+                source=self._cfg.source,
+                correlation_id=correlation,
+                payload=CorrectionRecorded(
+                    document_id=key,
+                    kind=decided.kind,
+                    reviewer=env.payload.reviewer,
+                    corrections=env.payload.corrections,
+                ),
+            )
+            msgs.append(_message(self._cfg.topics.corrections, key, fb))
+        return msgs
+
+    async def _dead_letter(
+        self, *, raw: bytes, meta: MessageMeta, exc: Exception
+    ) -> list[Outgoing]:
+        reason = str(exc)
+        env = Envelope[DeadLetter](
+            type="document.deadletter",
+            source=self._cfg.source,
+            payload=DeadLetter(
+                original_base64=base64.b64encode(raw).decode(),
+                reason=reason,
+                error_type=type(exc).__name__,
+                topic=meta.topic,
+                partition=meta.partition,
+                offset=meta.offset,
+            ),
+        )
+        msg = _message(
+            self._cfg.topics.deadletter,
+            f"{meta.topic}:{meta.partition}:{meta.offset}",
+            env,
+        )
+        return await self._store.dead_letter(
+            meta=meta,
+            raw=raw,
+            reason=reason,
+            error_type=type(exc).__name__,
+            message=msg,
+        )

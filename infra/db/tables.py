@@ -1,0 +1,208 @@
+"""Table models: the only `table=True` classes.
+
+SQLModel tables do not validate on construction, so they are built from already
+validated domain objects (schemas/). Unique constraints carry idempotency: a
+redelivered event or a retried stage hits a unique key and becomes a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class IngestLedger(SQLModel, table=True):
+    """Every consumed message of an input topic, in order; replay finds offsets here
+    because tansu's offsets_for_times cannot be trusted."""
+
+    __tablename__ = "ingest_ledger"
+    __table_args__ = (UniqueConstraint("topic", "partition", "offset"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str = Field(index=True)
+    partition: int
+    offset: int
+    timestamp_ms: int | None = None
+    content_hash: str = Field(index=True)
+    event_id: str | None = Field(default=None, index=True)
+    document_id: str | None = Field(default=None, index=True)
+    status: str = Field(description="accepted | duplicate | deadletter")
+    detail: str | None = None
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class DocumentRow(SQLModel, table=True):
+    __tablename__ = "documents"
+
+    document_id: str = Field(primary_key=True)
+    event_id: str = Field(unique=True)
+    kind: str = Field(index=True)
+    claim_type: str | None = None
+    content_hash: str = Field(index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    layout: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    doc_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    source: str
+    correlation_id: str | None = None
+    status: str = Field(default="processing", index=True, description="processing|review|decided")
+    received_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class TriageRow(SQLModel, table=True):
+    __tablename__ = "triage_results"
+
+    document_id: str = Field(primary_key=True, foreign_key="documents.document_id")
+    model_version: str
+    predicted_kind: str
+    risk: float
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ExtractionRow(SQLModel, table=True):
+    __tablename__ = "extractions"
+
+    document_id: str = Field(primary_key=True, foreign_key="documents.document_id")
+    model_version: str
+    failure: str | None = None
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RuleResultRow(SQLModel, table=True):
+    __tablename__ = "rule_results"
+
+    document_id: str = Field(primary_key=True, foreign_key="documents.document_id")
+    rules_version: str
+    outcome: str
+    reasons: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    trace: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DecisionRow(SQLModel, table=True):
+    """Exactly one per document: the primary key is the document id."""
+
+    __tablename__ = "decisions"
+
+    document_id: str = Field(primary_key=True, foreign_key="documents.document_id")
+    outcome: str = Field(index=True)
+    decided_by: str = Field(description="auto | human")
+    reviewer: str | None = None
+    reasons: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    fields: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    model_versions: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    rules_version: str | None = None
+    latency_ms: float | None = Field(default=None, description="received → decided")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ReviewTaskRow(SQLModel, table=True):
+    __tablename__ = "review_tasks"
+
+    task_id: str = Field(primary_key=True)
+    document_id: str = Field(unique=True, foreign_key="documents.document_id")
+    kind: str = Field(index=True)
+    status: str = Field(default="open", index=True, description="open | completed")
+    priority: int = Field(index=True)
+    due_at: datetime = Field(index=True)
+    reasons: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    primary_reason: str = Field(index=True)
+    assignee: str | None = Field(default=None, index=True)
+    lease_expires_at: datetime | None = None
+    outcome: str | None = None
+    reviewer: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    completed_at: datetime | None = None
+
+
+class CorrectionRow(SQLModel, table=True):
+    __tablename__ = "corrections"
+    __table_args__ = (UniqueConstraint("task_id", "field"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: str = Field(index=True, foreign_key="documents.document_id")
+    task_id: str = Field(index=True)
+    field: str
+    old_value: str | None = None
+    new_value: str | None = None
+    old_confidence: float | None = None
+    reviewer: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class OutboxRow(SQLModel, table=True):
+    """Messages to publish, written in the same transaction as the state they
+    announce; a redelivery re-sends what a crash left unsent."""
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(unique=True)
+    document_id: str | None = Field(default=None, index=True)
+    topic: str
+    key: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    emitted_at: datetime | None = Field(default=None, index=True)
+
+
+class DeadLetterRow(SQLModel, table=True):
+    __tablename__ = "dead_letters"
+    __table_args__ = (UniqueConstraint("topic", "partition", "offset"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    error_type: str = Field(index=True)
+    original: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PolicyRow(SQLModel, table=True):
+    __tablename__ = "policies"
+
+    policy_number: str = Field(primary_key=True)
+    holder: str
+    active_from: str
+    active_to: str
+    coverage_limit: float
+    deductible: float
+    currency: str = "USD"
+
+
+class VendorRow(SQLModel, table=True):
+    __tablename__ = "vendors"
+
+    name: str = Field(primary_key=True)
+    allowed_currencies: str = Field(description="comma separated ISO 4217 codes")
+    approval_threshold: float
+
+
+class PurchaseOrderRow(SQLModel, table=True):
+    __tablename__ = "purchase_orders"
+
+    po_number: str = Field(primary_key=True)
+    vendor: str
+    amount: float
+    currency: str
+
+
+class BusinessKeyRow(SQLModel, table=True):
+    """Business identity of each processed document, for duplicate checks.
+    Not unique: two duplicates in flight at once must both still get an outcome."""
+
+    __tablename__ = "business_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True)
+    document_id: str = Field(index=True, unique=True)

@@ -1,0 +1,93 @@
+"""One settings object, built once at the composition root and passed down.
+
+Environment variables use the prefix `AUTOCLERK_` and `__` for nesting, e.g.
+`AUTOCLERK_KAFKA__BOOTSTRAP=broker:9092` or `AUTOCLERK_DB__URL=postgresql+psycopg://...`.
+Nothing here is read at import time: call `Settings()` where the process starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseModel):
+    bootstrap: str | None = Field(
+        default=None, description="host:port of any Kafka; None starts the embedded broker"
+    )
+    topic_prefix: str = "autoclerk"
+    partitions: int = Field(default=4, ge=1, le=256)
+    max_event_bytes: int = Field(default=5_000_000, ge=1024, description="larger → dead letter")
+    concurrency: int = Field(default=16, ge=1, le=1024, description="documents in flight")
+
+
+class DbSettings(BaseModel):
+    url: str = Field(
+        default="sqlite:///var/autoclerk.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://...",
+    )
+    echo: bool = False
+
+
+class LlmSettings(BaseModel):
+    base_url: str | None = Field(default=None, description="OpenAI-compatible base URL")
+    model: str | None = Field(default=None, description="e.g. ft:gpt-4o-mini:org::id")
+    api_key: SecretStr | None = None
+    timeout_s: float = 30.0
+    max_concurrency: int = 16
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.model)
+
+
+class ModelSettings(BaseModel):
+    dir: Path = Path("var/models")
+    triage_max_batch: int = Field(default=32, ge=1)
+    triage_max_wait_ms: float = Field(default=2.0, ge=0)
+    prefer_gpu: bool = True
+
+
+class ReviewSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8765
+    sla_hours: float = 24.0
+    secret_key: SecretStr | None = None
+
+    @field_validator("secret_key")
+    @classmethod
+    def _no_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value() in {"", "changethis", "secret"}:
+            raise ValueError("review.secret_key must be a real secret, not a placeholder")
+        return v
+
+
+class RoutingSettings(BaseModel):
+    target_error: float = Field(default=0.01, gt=0, lt=1)
+    min_field_confidence: float = Field(
+        default=0.9, ge=0, le=1, description="used until thresholds are fitted by a command"
+    )
+    max_risk: float = Field(default=0.5, ge=0, le=1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="AUTOCLERK_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    kafka: KafkaSettings = KafkaSettings()
+    db: DbSettings = DbSettings()
+    llm: LlmSettings = LlmSettings()
+    models: ModelSettings = ModelSettings()
+    review: ReviewSettings = ReviewSettings()
+    routing: RoutingSettings = RoutingSettings()
+    rules_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "rules" / "graphs",
+        description="folder of JDM decision graphs",
+    )
+    data_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "data",
+        description="shipped samples and reference data",
+    )
