@@ -1,0 +1,221 @@
+"""`RulesEvaluator` over zen-engine: every graph for the document's kind, one verdict.
+
+Graphs live in one folder, one decision per file; the file name's prefix says which
+documents it applies to (`common_`, `invoice_`, `claim_`). Each graph returns
+`reasons`: a list (collect tables) or one object (first-hit tables, whose catch-all
+row has a null code). Reasons are exactly what the graphs say, so editing a message
+in the JSON changes what reviewers read without a code change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import zen
+
+from rules.context import IcdBillable, build_context
+from rules.errors import GraphLoadError
+from schemas.document import Document
+from schemas.fields import Extraction
+from schemas.verdicts import (
+    Outcome,
+    ReferenceFacts,
+    RuleReason,
+    RuleResult,
+    TriageResult,
+)
+
+PREFIXES: dict[str, tuple[str, ...]] = {
+    "invoice": ("common_", "invoice_"),
+    "claim": ("common_", "claim_"),
+}
+Severity = Literal["info", "review", "reject"]
+_SEVERITIES: tuple[Severity, ...] = ("info", "review", "reject")
+
+
+def graph_files(graphs_dir: Path) -> list[Path]:
+    """Decision graphs in a folder, excluding their case tables."""
+    return sorted(
+        p for p in graphs_dir.glob("*.json") if not p.name.endswith(".cases.json")
+    )
+
+
+def graphs_version(graphs_dir: Path) -> str:
+    """Content hash of every graph file: any rule change gives a new version."""
+    digest = hashlib.sha256()
+    for path in graph_files(graphs_dir):
+        digest.update(path.name.encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return "rules-" + digest.hexdigest()[:16]
+
+
+def _icd_billable() -> IcdBillable:
+    # Imported here, not at module top: the package parses its code tables on import
+    # (seconds), which belongs to load time. Its importlib.resources calls are deprecated
+    # upstream; that is its business, not a warning our callers can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import simple_icd_10_cm as icd
+
+    def is_billable(code: str) -> bool:
+        return bool(icd.is_valid_item(code) and icd.is_leaf(code))
+
+    return is_billable
+
+
+def reasons_from_result(graph: str, result: dict[str, Any]) -> list[RuleReason]:
+    """Reasons a graph produced; rows with a null code are "no finding"."""
+    raw = result.get("reasons")
+    items: Iterable[Any] = raw if isinstance(raw, list) else [raw] if raw else []
+    reasons = []
+    for item in items:
+        if not isinstance(item, dict) or not item.get("code"):
+            continue
+        raw_severity = item.get("severity")
+        severity = cast(
+            Severity, raw_severity if raw_severity in _SEVERITIES else "review"
+        )
+        reasons.append(
+            RuleReason(
+                code=str(item["code"]),
+                message=str(item.get("message") or item["code"]),
+                severity=severity,
+                rule=graph,
+            )
+        )
+    return reasons
+
+
+def combine(reasons: list[RuleReason]) -> Outcome:
+    severities = {r.severity for r in reasons}
+    if "reject" in severities:
+        return "reject"
+    if "review" in severities:
+        return "review"
+    return "approve"
+
+
+class ZenRulesEvaluator:
+    """Implements `agents.ports.RulesEvaluator`. Build with `load`; no I/O afterwards."""
+
+    def __init__(
+        self,
+        *,
+        graphs: dict[str, str],
+        version: str,
+        is_billable: IcdBillable,
+        trace: bool = True,
+    ) -> None:
+        self._contents = graphs
+        self._version = version
+        self._is_billable = is_billable
+        self._trace = trace
+        self._engine = zen.ZenEngine(
+            {"loader": cast(Callable[[str], str], graphs.__getitem__)}
+        )
+
+    @classmethod
+    def load(cls, graphs_dir: Path, *, trace: bool = True) -> ZenRulesEvaluator:
+        files = graph_files(graphs_dir)
+        if not files:
+            raise GraphLoadError(f"no decision graphs in {graphs_dir}")
+        graphs: dict[str, str] = {}
+        engine = zen.ZenEngine()
+        for path in files:
+            content = path.read_text(encoding="utf-8")
+            try:
+                json.loads(content)
+                engine.create_decision(content).validate()
+            except Exception as exc:  # zen raises plain RuntimeError/ValueError
+                raise GraphLoadError(f"{path.name}: {exc}") from exc
+            graphs[path.stem] = content
+        return cls(
+            graphs=graphs,
+            version=graphs_version(graphs_dir),
+            is_billable=_icd_billable(),
+            trace=trace,
+        )
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def graph_names(self) -> tuple[str, ...]:
+        return tuple(self._contents)
+
+    def graphs_for(self, kind: str) -> list[str]:
+        prefixes = PREFIXES.get(kind, ("common_",))
+        return [name for name in self._contents if name.startswith(prefixes)]
+
+    def context(
+        self,
+        *,
+        document: Document,
+        extraction: Extraction,
+        triage: TriageResult,
+        reference: ReferenceFacts,
+        now: datetime,
+    ) -> dict[str, Any]:
+        """The engine input for a document (exposed for reviewers' "why" view and tests)."""
+        return build_context(
+            document=document,
+            extraction=extraction,
+            triage=triage,
+            reference=reference,
+            now=now,
+            is_billable=self._is_billable,
+        )
+
+    def evaluate(
+        self,
+        *,
+        document: Document,
+        extraction: Extraction,
+        triage: TriageResult,
+        reference: ReferenceFacts,
+        now: datetime,
+    ) -> RuleResult:
+        ctx = self.context(
+            document=document,
+            extraction=extraction,
+            triage=triage,
+            reference=reference,
+            now=now,
+        )
+        names = self.graphs_for(document.kind)
+        responses = self._engine.evaluate_batch(
+            [{"key": name, "context": ctx} for name in names], {"trace": self._trace}
+        )
+        reasons: list[RuleReason] = []
+        trace: dict[str, Any] = {}
+        for name, response in zip(names, responses, strict=True):
+            if not response.get("success"):
+                # A broken rule must not approve anything: send the document to a person.
+                reasons.append(
+                    RuleReason(
+                        code="RULES_ERROR",
+                        message=f"Decision graph {name} failed: {response.get('error')}",
+                        severity="review",
+                        rule=name,
+                    )
+                )
+                trace[name] = {"error": response.get("error")}
+                continue
+            data = response["data"]
+            reasons.extend(reasons_from_result(name, data["result"]))
+            trace[name] = data.get("trace", {"result": data["result"]})
+        return RuleResult(
+            rules_version=self._version,
+            outcome=combine(reasons),
+            reasons=reasons,
+            trace=trace,
+        )
