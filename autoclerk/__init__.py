@@ -1,1 +1,1 @@
-"""autoclerk package."""
+"""Composition root: CLI and wiring."""

@@ -1,0 +1,91 @@
+"""The one place that builds real adapters and wires the service.
+
+Tests call `build_service` with fakes of our own interfaces; the CLI calls
+`open_runtime`, which builds the real ones from `Settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from agents.decode import PdfParser
+from agents.graph import build_graph
+from agents.ports import Extractor, RulesEvaluator, TriageClassifier
+from agents.routing import RoutingPolicy
+from agents.service import DocumentService, ServiceConfig
+from agents.state import WorkflowContext
+from infra.checkpoint import open_checkpointer
+from infra.db.engine import make_async_engine, migrate
+from infra.store import SqlStore
+from schemas.fields import Extraction
+from schemas.messages import Topics
+from schemas.verdicts import ReferenceFacts
+
+
+def utc_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Adapters:
+    triage: TriageClassifier
+    extractor: Extractor
+    rules: RulesEvaluator
+    parse_pdf: PdfParser
+    routing: RoutingPolicy
+
+
+def build_service(
+    *,
+    store: SqlStore,
+    checkpointer: BaseCheckpointSaver[Any] | None,
+    adapters: Adapters,
+    topics: Topics,
+    max_event_bytes: int = 5_000_000,
+    sla_hours: float = 24.0,
+    clock: Callable[[], datetime] = utc_clock,
+) -> DocumentService:
+    async def reference(extraction: Extraction, document_id: str) -> ReferenceFacts:
+        return await store.reference_facts(extraction=extraction, document_id=document_id)
+
+    context = WorkflowContext(
+        triage=adapters.triage,
+        extractor=adapters.extractor,
+        rules=adapters.rules,
+        reference=reference,
+        routing=adapters.routing,
+        clock=clock,
+    )
+    return DocumentService(
+        store=store,  # type: ignore[arg-type]
+        graph=build_graph(checkpointer=checkpointer),
+        context=context,
+        config=ServiceConfig(topics=topics, max_event_bytes=max_event_bytes, sla_hours=sla_hours),
+        parse_pdf=adapters.parse_pdf,
+    )
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    store: SqlStore
+    checkpointer: BaseCheckpointSaver[Any]
+
+
+@asynccontextmanager
+async def open_database(url: str, *, schema: str | None = None) -> AsyncIterator[Database]:
+    """Migrate, then open the engine, the store and the checkpointer on one database."""
+    migrate(url, schema=schema)
+    engine = make_async_engine(url, schema=schema)
+    try:
+        async with open_checkpointer(url, schema=schema) as saver:
+            yield Database(engine=engine, store=SqlStore(engine=engine), checkpointer=saver)
+    finally:
+        await engine.dispose()
