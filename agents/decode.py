@@ -72,6 +72,8 @@ def parse_document(received: DocumentReceived, *, parse_pdf: PdfParser) -> Docum
     }
     if received.text is not None:
         doc = Document.from_text(text=received.text, **common)  # type: ignore[arg-type]
+    elif received.ocr_lines is not None:
+        doc = Document(lines=received.ocr_lines, pages=received.pages, **common)  # type: ignore[arg-type]
     else:
         try:
             data = base64.b64decode(received.pdf_base64 or "", validate=True)

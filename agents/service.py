@@ -45,6 +45,9 @@ class ServiceConfig:
     max_event_bytes: int
     sla_hours: float
     source: str = "autoclerk"
+    retryable: tuple[type[BaseException], ...] = ()
+    """Transient infrastructure errors: re-raised as they are so the edge retries,
+    never turned into dead letters."""
 
 
 def _message(topic: str, key: str, envelope: Envelope[Any]) -> Outgoing:
@@ -125,7 +128,7 @@ class DocumentService:
                 context=self._ctx,
                 durability="exit",
             )
-        except InvalidEvent:
+        except (InvalidEvent, *self._cfg.retryable):
             raise
         except Exception as exc:
             raise WorkflowError(

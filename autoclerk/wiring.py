@@ -51,6 +51,7 @@ def build_service(
     max_event_bytes: int = 5_000_000,
     sla_hours: float = 24.0,
     clock: Callable[[], datetime] = utc_clock,
+    retryable: tuple[type[BaseException], ...] = (),
 ) -> DocumentService:
     async def reference(extraction: Extraction, document_id: str) -> ReferenceFacts:
         return await store.reference_facts(extraction=extraction, document_id=document_id)
@@ -67,7 +68,9 @@ def build_service(
         store=store,  # type: ignore[arg-type]
         graph=build_graph(checkpointer=checkpointer),
         context=context,
-        config=ServiceConfig(topics=topics, max_event_bytes=max_event_bytes, sla_hours=sla_hours),
+        config=ServiceConfig(
+            topics=topics, max_event_bytes=max_event_bytes, sla_hours=sla_hours, retryable=retryable
+        ),
         parse_pdf=adapters.parse_pdf,
     )
 

@@ -81,9 +81,8 @@ def _outbox(msg: Outgoing, *, dedupe_key: str, document_id: str | None) -> Outbo
 
 
 def payload_hash(doc: DocumentReceived) -> str:
-    return content_hash(
-        f"{doc.kind}\0{doc.text or ''}\0{doc.pdf_base64 or ''}".encode()
-    )
+    ocr = "\n".join(ln.text for ln in doc.ocr_lines or [])
+    return content_hash(f"{doc.kind}\0{doc.text or ''}\0{doc.pdf_base64 or ''}\0{ocr}".encode())
 
 
 class SqlStore:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from schemas.document import Line, PageSize
 from schemas.fields import ClaimType, DocumentKind, Extraction
 from schemas.verdicts import FinalOutcome, Outcome, RuleReason, RuleResult, TriageResult
 

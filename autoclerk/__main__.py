@@ -1,0 +1,3 @@
+from autoclerk.cli import app
+
+app()

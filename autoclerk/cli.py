@@ -1,0 +1,143 @@
+"""The `autoclerk` command line: thin commands over the composition root."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from infra.settings import Settings
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+schemas_app = typer.Typer(no_args_is_help=True, help="Event schemas for upstream producers.")
+train_app = typer.Typer(no_args_is_help=True, help="Train models from labelled documents.")
+reference_app = typer.Typer(no_args_is_help=True, help="Reference (master) data the rules read.")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(train_app, name="train")
+app.add_typer(reference_app, name="reference")
+console = Console()
+
+
+@app.command()
+def run(
+    limit: Annotated[int | None, typer.Option(help="publish only the first N sample documents")] = None,
+    fresh: Annotated[bool, typer.Option(help="start from an empty SQLite database")] = True,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for all outcomes")] = 900.0,
+) -> None:
+    """Main job: embedded broker + worker, publish the shipped sample, print the summary."""
+    from autoclerk.demo import demo_run
+
+    settings = Settings()
+    asyncio.run(demo_run(settings=settings, limit=limit, fresh=fresh, console=console, timeout_s=timeout))
+
+
+@app.command()
+def worker() -> None:
+    """Consume documents and review completions until SIGTERM (needs a broker)."""
+    from autoclerk.worker import run_worker_process
+
+    settings = Settings()
+    if settings.kafka.bootstrap is None:
+        console.print("[red]no broker: set AUTOCLERK_KAFKA__BOOTSTRAP (or start one: autoclerk broker)")
+        raise typer.Exit(2)
+    run_worker_process(settings)
+
+
+@app.command()
+def broker(
+    port: Annotated[int | None, typer.Option(help="port on 127.0.0.1; default: a free one")] = None,
+) -> None:
+    """Run the embedded tansu broker in the foreground, with our topics created."""
+    from autoclerk.worker import serve_broker
+
+    serve_broker(Settings(), port=port, console=console)
+
+
+@app.command()
+def publish(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
+    kind: Annotated[str, typer.Option(help="document kind for PDFs")] = "invoice",
+) -> None:
+    """Publish documents from JSON, JSONL or PDF files to documents.received."""
+    from autoclerk.publish import events_from_files, publish_events
+    from schemas.messages import Topics
+
+    settings = Settings()
+    if settings.kafka.bootstrap is None:
+        console.print("[red]no broker: set AUTOCLERK_KAFKA__BOOTSTRAP")
+        raise typer.Exit(2)
+    if kind not in ("invoice", "claim"):
+        raise typer.BadParameter("kind must be invoice or claim")
+    topic = Topics.with_prefix(settings.kafka.topic_prefix).received
+    events = list(events_from_files(files, kind=kind))  # type: ignore[arg-type]
+    sent = asyncio.run(publish_events(bootstrap=settings.kafka.bootstrap, topic=topic, events=events))
+    console.print(f"published {sent} document(s) to {topic}")
+
+
+@app.command()
+def summary() -> None:
+    """Print the summary of what the configured database holds."""
+    from autoclerk.summary import collect_summary, summary_table
+    from infra.db.engine import make_engine
+
+    engine = make_engine(Settings().db.url)
+    console.print(summary_table(collect_summary(engine)))
+
+
+@schemas_app.command("export")
+def schemas_export(
+    out: Annotated[Path, typer.Option(help="folder for one JSON Schema per event type")] = Path("schemas/json"),
+) -> None:
+    """Write JSON Schemas of every event envelope."""
+    from schemas.events import envelope_json_schemas
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, schema in envelope_json_schemas().items():
+        (out / f"{name}.schema.json").write_text(json.dumps(schema, indent=2, sort_keys=True) + "\n")
+    console.print(f"wrote {len(envelope_json_schemas())} schemas to {out}")
+
+
+@train_app.command("extractor")
+def train_extractor() -> None:
+    """Train the local extractor on the shipped data's training split and promote it."""
+    from agents.extract.local import train_local_extractor
+    from autoclerk.models import train_and_promote, training_documents
+
+    s = Settings()
+    path = train_and_promote(
+        models_dir=s.models.dir, name="extractor", trainer=train_local_extractor,
+        documents=training_documents(s.data_dir),
+    )
+    console.print(f"extractor: {path}")
+
+
+@train_app.command("triage")
+def train_triage_cmd() -> None:
+    """Train the triage classifier, export it to ONNX and promote it."""
+    from agents.triage.train import train_triage
+    from autoclerk.models import train_and_promote, training_documents
+
+    s = Settings()
+    path = train_and_promote(
+        models_dir=s.models.dir, name="triage", trainer=train_triage, documents=training_documents(s.data_dir)
+    )
+    console.print(f"triage: {path}")
+
+
+@reference_app.command("load")
+def reference_load(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],
+    table: Annotated[str, typer.Option(help="policies, vendors or purchase_orders")],
+) -> None:
+    """Upsert reference rows from a CSV file."""
+    from autoclerk.reference import load_reference
+    from infra.db.engine import make_engine, migrate
+
+    s = Settings()
+    migrate(s.db.url)
+    n = load_reference(engine=make_engine(s.db.url), path=path, table=table)
+    console.print(f"{table}: {n} rows loaded")

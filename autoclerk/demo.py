@@ -1,0 +1,122 @@
+"""`autoclerk run`: the whole pipeline on the embedded default, end to end.
+
+Starts the embedded broker (unless one is configured), a worker process, publishes
+the shipped sample, follows outcomes in the store and prints the summary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.engine import make_url
+
+from autoclerk.publish import publish_events
+from autoclerk.reference import load_shipped_reference
+from autoclerk.runtime import ensure_models
+from autoclerk.samples import received_event, sample_documents
+from autoclerk.summary import RunSummary, collect_summary, summary_table
+from infra.broker import EmbeddedBroker
+from infra.db.engine import make_engine, migrate
+from infra.kafka import ensure_topics
+from infra.settings import Settings
+from schemas.messages import Topics
+
+
+def _reset_sqlite(url: str) -> None:
+    u = make_url(url)
+    if u.drivername.startswith("sqlite") and u.database and u.database != ":memory:":
+        for suffix in ("", "-wal", "-shm"):
+            Path(u.database + suffix).unlink(missing_ok=True)
+
+
+def spawn_worker(*, settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "AUTOCLERK_KAFKA__BOOTSTRAP": bootstrap,
+        "AUTOCLERK_KAFKA__TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "AUTOCLERK_DB__URL": settings.db.url,
+        "AUTOCLERK_MODELS__DIR": str(settings.models.dir),
+    }
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "autoclerk", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+async def wait_for_outcomes(
+    *, settings: Settings, expected: int, worker: subprocess.Popen[bytes], console: Console, timeout_s: float
+) -> RunSummary:
+    engine = make_engine(settings.db.url)
+    deadline = time.monotonic() + timeout_s
+    try:
+        with Progress(
+            TextColumn("[bold]processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console, transient=False,
+        ) as bar:
+            task = bar.add_task("docs", total=expected)
+            while True:
+                summary = await asyncio.to_thread(collect_summary, engine)
+                done = summary.outcomes + summary.duplicates
+                bar.update(task, completed=min(done, expected))
+                if done >= expected:
+                    return summary
+                if worker.poll() is not None:
+                    raise RuntimeError(f"worker exited with code {worker.returncode}; see its log")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"only {done} of {expected} documents reached an outcome")
+                await asyncio.sleep(0.25)
+    finally:
+        engine.dispose()
+
+
+def stop_worker(worker: subprocess.Popen[bytes], *, timeout_s: float = 15.0) -> None:
+    if worker.poll() is None:
+        worker.terminate()
+        try:
+            worker.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+
+
+async def demo_run(*, settings: Settings, limit: int | None, fresh: bool, console: Console, timeout_s: float) -> RunSummary:
+    if fresh:
+        _reset_sqlite(settings.db.url)
+    ensure_models(settings, log=console.print)
+    migrate(settings.db.url)
+    engine = make_engine(settings.db.url)
+    loaded = load_shipped_reference(engine=engine, data_dir=settings.data_dir)
+    engine.dispose()
+    console.print(f"reference data: {loaded}")
+    topics = Topics.with_prefix(settings.kafka.topic_prefix)
+    docs = sample_documents(data_dir=settings.data_dir, limit=limit)
+    async with AsyncExitStack() as stack:
+        bootstrap = settings.kafka.bootstrap
+        if bootstrap is None:
+            broker = await EmbeddedBroker(log_path=Path("var/logs/broker.log")).astart()
+            stack.callback(broker.stop)
+            bootstrap = broker.bootstrap
+            console.print(f"embedded broker on {bootstrap} (pid {broker.pid})")
+        await ensure_topics(bootstrap=bootstrap, names=topics.all(), partitions=settings.kafka.partitions)
+        log_path = Path("var/logs/worker.log")
+        worker = spawn_worker(settings=settings, bootstrap=bootstrap, log_path=log_path)
+        stack.callback(stop_worker, worker)
+        console.print(f"worker pid {worker.pid}, log {log_path}")
+        sent = await publish_events(
+            bootstrap=bootstrap, topic=topics.received, events=(received_event(d) for d in docs)
+        )
+        console.print(f"published {sent} documents to {topics.received}")
+        summary = await wait_for_outcomes(
+            settings=settings, expected=sent, worker=worker, console=console, timeout_s=timeout_s
+        )
+    console.print(summary_table(summary, published=sent))
+    return summary

@@ -1,0 +1,101 @@
+"""Build the real adapters from `Settings` and open everything a worker needs."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import sqlalchemy.exc
+
+from agents.extract.local import LocalExtractor, train_local_extractor
+from agents.routing import RoutingPolicy
+from agents.service import DocumentService
+from agents.triage.runtime import OnnxTriageClassifier
+from agents.triage.train import train_triage
+from autoclerk.models import current, train_and_promote, training_documents
+from autoclerk.wiring import Adapters, Database, build_service, open_database
+from infra.errors import RetryableInfraError
+from infra.pdf import parse_pdf
+from infra.settings import Settings
+from rules.evaluator import ZenRulesEvaluator
+from schemas.messages import Topics
+
+
+# Database outages and lock timeouts pass; the edge retries, then restarts the worker.
+RETRYABLE: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    RetryableInfraError,
+)
+
+
+def ensure_models(settings: Settings, *, log: Callable[[str], None] = print) -> dict[str, Path]:
+    """Train what is missing from the shipped data's training split."""
+    found: dict[str, Path] = {}
+    docs = None
+    for name, trainer in (("extractor", train_local_extractor), ("triage", train_triage)):
+        path = current(settings.models.dir, name)
+        if path is None:
+            docs = docs if docs is not None else training_documents(settings.data_dir)
+            log(f"training {name} on {len(docs)} labelled documents …")
+            path = train_and_promote(
+                models_dir=settings.models.dir, name=name, trainer=trainer, documents=docs
+            )
+        found[name] = path
+    return found
+
+
+def _pdf(data: bytes) -> tuple[list, list]:  # type: ignore[type-arg]
+    return parse_pdf(data=data)
+
+
+@dataclass
+class Runtime:
+    service: DocumentService
+    database: Database
+    topics: Topics
+    triage: OnnxTriageClassifier
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, schema: str | None = None) -> AsyncIterator[Runtime]:
+    models = ensure_models(settings)
+    triage = OnnxTriageClassifier.load(
+        models["triage"],
+        max_batch=settings.models.triage_max_batch,
+        max_wait_ms=settings.models.triage_max_wait_ms,
+        prefer_gpu=settings.models.prefer_gpu,
+    )
+    adapters = Adapters(
+        triage=triage,
+        extractor=LocalExtractor.load(models["extractor"]),
+        rules=ZenRulesEvaluator.load(settings.rules_dir),
+        parse_pdf=_pdf,
+        routing=RoutingPolicy.load(
+            path=settings.models.dir / "routing" / "thresholds.json",
+            default_threshold=settings.routing.min_field_confidence,
+            max_risk=settings.routing.max_risk,
+        ),
+    )
+    topics = Topics.with_prefix(settings.kafka.topic_prefix)
+    async with open_database(settings.db.url, schema=schema) as db:
+        await triage.start()
+        try:
+            service = build_service(
+                store=db.store,
+                checkpointer=db.checkpointer,
+                adapters=adapters,
+                topics=topics,
+                max_event_bytes=settings.kafka.max_event_bytes,
+                sla_hours=settings.review.sla_hours,
+                retryable=RETRYABLE,
+            )
+            yield Runtime(service=service, database=db, topics=topics, triage=triage)
+        finally:
+            await triage.close()

@@ -1,0 +1,97 @@
+"""Process entrypoints for `autoclerk worker` and `autoclerk broker`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from contextlib import AsyncExitStack
+from pathlib import Path
+
+from rich.console import Console
+
+from autoclerk.runtime import RETRYABLE, Runtime, ensure_models, open_runtime
+from infra.broker import EmbeddedBroker
+from infra.kafka import ensure_topics
+from infra.settings import Settings
+from schemas.messages import MessageMeta, Outgoing, Topics
+from streams.app import build_app
+from streams.errors import RetryableError
+from streams.worker import run_worker
+
+
+class RuntimeProcessor:
+    """The `streams.ports.Processor` for a worker process.
+
+    faust owns the event loop, so the runtime (engine, checkpointer, triage batcher)
+    is opened on that loop at the first message and closed when the worker stops.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._stack = AsyncExitStack()
+        self._runtime: Runtime | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def _rt(self) -> Runtime:
+        if self._runtime is None:
+            self._lock = self._lock or asyncio.Lock()
+            async with self._lock:
+                if self._runtime is None:
+                    self._runtime = await self._stack.enter_async_context(open_runtime(self._settings))
+        return self._runtime
+
+    async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
+        return await (await self._rt()).service.on_received(raw=raw, meta=meta)
+
+    async def on_review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
+        return await (await self._rt()).service.on_review_completed(raw=raw, meta=meta)
+
+    async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
+        await (await self._rt()).service.mark_emitted(outbox_ids=outbox_ids)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+
+def run_worker_process(settings: Settings) -> int:
+    assert settings.kafka.bootstrap is not None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    ensure_models(settings, log=logging.getLogger("autoclerk").info)
+    topics = Topics.with_prefix(settings.kafka.topic_prefix)
+    asyncio.run(
+        ensure_topics(bootstrap=settings.kafka.bootstrap, names=topics.all(), partitions=settings.kafka.partitions)
+    )
+    processor = RuntimeProcessor(settings)
+    app = build_app(
+        bootstrap=settings.kafka.bootstrap,
+        topics=topics,
+        app_id=f"{settings.kafka.topic_prefix}-worker",
+        processor=processor,
+        concurrency=settings.kafka.concurrency,
+        retryable=(RetryableError, *RETRYABLE),
+    )
+
+    @app.on_shutdown.connect
+    async def _close(_app: object, **_: object) -> None:
+        await processor.close()
+
+    return run_worker(app=app, loglevel="info")
+
+
+def serve_broker(settings: Settings, *, port: int | None, console: Console) -> None:
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        async with EmbeddedBroker(port=port, log_path=Path("var/logs/broker.log")) as broker:
+            topics = Topics.with_prefix(settings.kafka.topic_prefix)
+            await ensure_topics(bootstrap=broker.bootstrap, names=topics.all(), partitions=settings.kafka.partitions)
+            console.print(f"broker on {broker.bootstrap}; topics: {', '.join(topics.all())}")
+            console.print(f"use it with: export AUTOCLERK_KAFKA__BOOTSTRAP={broker.bootstrap}")
+            await stop.wait()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
