@@ -97,10 +97,20 @@ def _digest(*parts: str) -> int:
     return int.from_bytes(hashlib.sha256("|".join(parts).encode()).digest()[:8], "big")
 
 
-def _clean(text: str) -> str:
-    """Synthea numbers its generated names (Walker122) and tags SNOMED terms."""
-    text = re.sub(r"\d+", "", text) if re.search(r"[A-Za-z]\d", text) else text
-    text = re.sub(r"\s*\((procedure|disorder|finding|situation|regime/therapy)\)$", "", text)
+def _name(text: str) -> str:
+    """Synthea numbers its generated names (Walker122); people are not numbered."""
+    return " ".join(re.sub(r"\d+", "", text).split())
+
+
+_SEMANTIC_TAGS = "|".join(
+    ["procedure", "disorder", "finding", "situation", "regime/therapy", "morphologic abnormality",
+     "observable entity", "environment", "event"]
+)  # fmt: skip
+
+
+def _term(text: str) -> str:
+    """SNOMED terms without their semantic tag: "Sinusitis (disorder)" -> "Sinusitis"."""
+    text = re.sub(rf"\s*\(({_SEMANTIC_TAGS})\)$", "", text)
     return " ".join(text.split())
 
 
@@ -167,14 +177,14 @@ def _claim(
 ) -> Claim | None:
     snomed = [row[f"DIAGNOSIS{i}"] for i in range(1, 9) if row[f"DIAGNOSIS{i}"]]
     diagnoses = list(dict.fromkeys(icd_map[c] for c in snomed if c in icd_map))
-    unmapped = [(c, _clean(terms.get(c, "unspecified finding"))) for c in snomed if c not in icd_map]
+    unmapped = [(c, _term(terms.get(c, "unspecified finding"))) for c in snomed if c not in icd_map]
     grouped: dict[str, list[dict[str, str]]] = defaultdict(list)
     for p in procedures.get(enc["Id"], []):
         grouped[p["CODE"]].append(p)
-    lines = [ServiceLine(enc["CODE"], _clean(enc["DESCRIPTION"]), 1, Decimal(enc["BASE_ENCOUNTER_COST"]))]
+    lines = [ServiceLine(enc["CODE"], _term(enc["DESCRIPTION"]), 1, Decimal(enc["BASE_ENCOUNTER_COST"]))]
     for code, ps in grouped.items():
         charge = sum((Decimal(p["BASE_COST"]) for p in ps), Decimal(0))
-        lines.append(ServiceLine(code, _clean(ps[0]["DESCRIPTION"]), len(ps), charge))
+        lines.append(ServiceLine(code, _term(ps[0]["DESCRIPTION"]), len(ps), charge))
     rest = Decimal(enc["TOTAL_CLAIM_COST"]) - sum((ln.charge for ln in lines), Decimal(0))
     if rest >= CENT:  # medications and immunisations Synthea costs but does not list here
         lines.append(ServiceLine(None, "Medications, supplies and other services", 1, rest))
@@ -188,9 +198,9 @@ def _claim(
         claim_id=row["Id"],
         patient_id=row["PATIENTID"],
         prefix=patient["PREFIX"],
-        first=_clean(patient["FIRST"]),
-        middle=_clean(patient["MIDDLE"]),
-        last=_clean(patient["LAST"]),
+        first=_name(patient["FIRST"]),
+        middle=_name(patient["MIDDLE"]),
+        last=_name(patient["LAST"]),
         birthdate=date.fromisoformat(patient["BIRTHDATE"]),
         gender=patient["GENDER"],
         address=f"{patient['ADDRESS']}, {patient['CITY']}, {patient['STATE']}",
@@ -200,7 +210,7 @@ def _claim(
         service_date=date.fromisoformat(row["SERVICEDATE"][:10]),
         billed_date=date.fromisoformat((row["LASTBILLEDDATE1"] or row["SERVICEDATE"])[:10]),
         encounter_class=enc["ENCOUNTERCLASS"],
-        clinician=_clean(clinician["NAME"]),
+        clinician=_name(clinician["NAME"]),
         provider=" ".join(org["NAME"].split()),
         provider_address=f"{org['ADDRESS']}, {org['CITY']}, {org['STATE']} {org['ZIP'][:5]}",
         provider_phone=org["PHONE"].split(" Or ")[0],
