@@ -3,6 +3,7 @@ bytes that must be refused."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -47,10 +48,8 @@ def _amounts(text: str) -> set[Decimal]:
     for token in re.findall(r"\d[\d.,]*", text):
         token = token.rstrip(".,")
         for thousands, decimal in ((",", "."), (".", ",")):
-            try:
+            with contextlib.suppress(InvalidOperation):
                 found.add(Decimal(token.replace(thousands, "").replace(decimal, ".")))
-            except InvalidOperation:
-                pass
     return found
 
 
@@ -142,18 +141,14 @@ def test_truncated_pdf_is_refused(keep: float) -> None:
 
 
 def test_encrypted_pdf_needs_a_password() -> None:
-    data = _rewrite(
-        (INVOICES / "oyo.pdf").read_bytes(), user_password="s3cret", owner_password="o"
-    )
+    data = _rewrite((INVOICES / "oyo.pdf").read_bytes(), user_password="s3cret", owner_password="o")
     with pytest.raises(PdfUnreadable) as caught:
         parse_pdf(data=data)
     assert caught.value.reason == "encrypted"
 
 
 def test_owner_only_encryption_still_reads() -> None:
-    data = _rewrite(
-        (INVOICES / "oyo.pdf").read_bytes(), user_password="", owner_password="o"
-    )
+    data = _rewrite((INVOICES / "oyo.pdf").read_bytes(), user_password="", owner_password="o")
     lines, _ = parse_pdf(data=data)
     assert any("IBZY2087" in line.text for line in lines)
 
