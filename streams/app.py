@@ -12,16 +12,17 @@ Settings chosen for the embedded tansu broker (they work on Apache Kafka too):
 - acks=all and no transactions (tansu fails aiokafka's idempotent producer).
 
 At least once: agents iterate a `noack()` stream and acknowledge an event only
-after the processor returned and the broker acknowledged every publish, so faust
-commits an offset only past fully handled messages. When retries run out the
-agent raises and its `CrashingSupervisor` stops the worker with that message
-unacknowledged.
+after the processor returned and the broker acknowledged every publish, in offset
+order per partition (`streams.window.AckWindow`), so faust commits an offset only
+past fully handled messages. When retries run out the app crashes (the worker
+exits 1) with that message unacknowledged, and it is delivered again.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import faust
@@ -32,6 +33,7 @@ from schemas.messages import MessageMeta, Outgoing, Topics
 from streams.errors import DeliveryError, RetryableError
 from streams.handler import DEFAULT_RETRY, MessageHandler, RetryPolicy, Stage
 from streams.ports import Processor
+from streams.window import AckWindow
 
 __all__ = ["build_app", "tansu_friendly_settings"]
 
@@ -96,26 +98,39 @@ def build_app(
         retryable=retryable,
         retry=retry,
     )
-    for stage, topic_name in (
+    stages: tuple[tuple[Stage, str], ...] = (
         ("received", topics.received),
         ("review_completed", topics.review_completed),
-    ):
+    )
+    for stage, topic_name in stages:
         topic = app.topic(topic_name, key_serializer="raw", value_serializer="raw")
+        # One faust actor per agent: concurrency comes from AckWindow, which keeps
+        # acknowledgements in offset order (see streams.window for why).
         app.agent(
             topic,
             name=f"{app_id}.{stage}",
-            concurrency=concurrency,
+            concurrency=1,
             supervisor_strategy=CrashingSupervisor,
-        )(_agent_fn(handler, stage))  # type: ignore[arg-type]
+        )(_agent_fn(app, handler, stage, concurrency))
     return app
 
 
-def _agent_fn(handler: MessageHandler, stage: Stage) -> Any:
+def _agent_fn(app: faust.App, handler: MessageHandler, stage: Stage, concurrency: int) -> Any:
+    async def crash(error: BaseException) -> None:
+        await app.crash(error)
+
     async def agent(stream: StreamT[bytes]) -> None:
         manual = stream.noack()  # type: ignore[attr-defined]  # missing from StreamT
-        async for event in manual.events():
-            await handler.handle(stage=stage, raw=_raw(event), meta=_meta(event))
-            await manual.ack(event)
+        window = AckWindow(limit=concurrency, ack=manual.ack, on_fatal=crash)
+        try:
+            async for event in manual.events():
+                if window.failure is not None:
+                    raise window.failure
+                work = partial(handler.handle, stage=stage, raw=_raw(event), meta=_meta(event))
+                await window.submit(event, work)
+            await window.drain()
+        finally:
+            window.cancel()
 
     agent.__name__ = agent.__qualname__ = f"on_{stage}"
     return agent
