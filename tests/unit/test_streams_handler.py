@@ -1,0 +1,145 @@
+"""The per-message failure policy, with a scripted processor and an in-memory publisher."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+
+import pytest
+
+from schemas.events import DeadLetter, Envelope
+from schemas.messages import MessageMeta, Outgoing
+from streams.errors import DeliveryError, RetriesExhaustedError, RetryableError
+from streams.handler import MessageHandler, RetryPolicy
+from streams.ports import Processor
+
+META = MessageMeta(topic="p.documents.received", partition=2, offset=41, timestamp_ms=1, key=b"k")
+NO_WAIT = RetryPolicy(attempts=3, initial_s=0.0, max_s=0.0)
+
+
+class ScriptedProcessor(Processor):
+    """Raises the scripted errors in order, then returns `result`."""
+
+    def __init__(self, *errors: BaseException, result: list[Outgoing] | None = None) -> None:
+        self.errors = list(errors)
+        self.result = result if result is not None else []
+        self.calls = 0
+        self.emitted: list[int] = []
+        self.mark_error: Exception | None = None
+
+    async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return self.result
+
+    async def on_review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
+        return [Outgoing("p.documents.decided", meta.key, b"review:" + raw)]
+
+    async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
+        if self.mark_error is not None:
+            raise self.mark_error
+        self.emitted.extend(outbox_ids)
+
+
+class Broker:
+    def __init__(self, *failures: Exception) -> None:
+        self.failures = list(failures)
+        self.sent: list[Outgoing] = []
+
+    async def publish(self, messages: Sequence[Outgoing]) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.extend(messages)
+
+
+def handler(processor: Processor, broker: Broker, **kw: object) -> MessageHandler:
+    return MessageHandler(
+        processor=processor,
+        publish=broker.publish,
+        deadletter_topic="p.documents.deadletter",
+        retry=NO_WAIT,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+DECIDED = [
+    Outgoing("p.documents.decided", b"k", b"ok", outbox_id=7),
+    Outgoing("p.review.requested", b"k", b"task", outbox_id=None),
+]
+
+
+async def test_publishes_then_marks_only_outbox_rows() -> None:
+    processor, broker = ScriptedProcessor(result=DECIDED), Broker()
+    out = await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert out == DECIDED and broker.sent == DECIDED
+    assert processor.emitted == [7]
+
+
+async def test_review_stage_calls_the_review_method() -> None:
+    broker = Broker()
+    await handler(ScriptedProcessor(), broker).handle(stage="review_completed", raw=b"r", meta=META)
+    assert [m.value for m in broker.sent] == [b"review:r"]
+
+
+async def test_unexpected_error_becomes_a_dead_letter_with_the_original_bytes() -> None:
+    processor, broker = ScriptedProcessor(KeyError("vendor")), Broker()
+    await handler(processor, broker).handle(stage="received", raw=b"\x00bad", meta=META)
+    [dead] = broker.sent
+    assert (dead.topic, dead.key, dead.outbox_id) == ("p.documents.deadletter", b"k", None)
+    letter = Envelope[DeadLetter].model_validate_json(dead.value)
+    assert letter.type == "document.deadletter"
+    assert base64.b64decode(letter.payload.original_base64) == b"\x00bad"
+    assert letter.payload.error_type == "KeyError"
+    assert "vendor" in letter.payload.reason
+    assert (letter.payload.topic, letter.payload.partition, letter.payload.offset) == (
+        META.topic,
+        2,
+        41,
+    )
+    assert processor.calls == 1 and processor.emitted == []
+
+
+async def test_transient_failure_is_retried() -> None:
+    processor, broker = ScriptedProcessor(RetryableError("db"), result=DECIDED), Broker()
+    await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert processor.calls == 2 and broker.sent == DECIDED
+
+
+async def test_retries_run_out_and_nothing_is_published() -> None:
+    processor, broker = ScriptedProcessor(*[RetryableError("db")] * 5), Broker()
+    with pytest.raises(RetriesExhaustedError) as caught:
+        await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert (caught.value.offset, caught.value.attempts) == (41, 3)
+    assert isinstance(caught.value.__cause__, RetryableError)
+    assert processor.calls == 3 and broker.sent == []
+
+
+async def test_extra_retryable_types_from_the_composition_root() -> None:
+    processor = ScriptedProcessor(TimeoutError("llm"), result=DECIDED)
+    broker = Broker()
+    await handler(processor, broker, retryable=(TimeoutError,)).handle(
+        stage="received", raw=b"doc", meta=META
+    )
+    assert processor.calls == 2 and broker.sent == DECIDED
+
+
+async def test_failed_publish_is_retried_without_processing_again() -> None:
+    processor, broker = ScriptedProcessor(result=DECIDED), Broker(DeliveryError("timeout"))
+    await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert processor.calls == 1 and broker.sent == DECIDED and processor.emitted == [7]
+
+
+async def test_publish_that_never_succeeds_stops_the_worker() -> None:
+    processor = ScriptedProcessor(result=DECIDED)
+    broker = Broker(*[DeliveryError("down")] * 3)
+    with pytest.raises(RetriesExhaustedError):
+        await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert processor.emitted == []
+
+
+async def test_mark_emitted_failure_does_not_undo_a_publish() -> None:
+    processor, broker = ScriptedProcessor(result=DECIDED), Broker()
+    processor.mark_error = RuntimeError("row locked")
+    out = await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert out == DECIDED and broker.sent == DECIDED
