@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/baseline.py [--n 20000] [--payload-bytes 1024] [--bootstrap HOST:PORT]
 
-Without `--bootstrap` it starts the embedded tansu broker. The loop does what the
-worker does at the edge (fetch a batch, publish one message per input, wait for
-the acknowledgements, commit), so the pipeline's messages/s can be read against
-it. `bench/pipeline.py` imports `consume_produce_baseline` to measure both on the
-same broker in the same run. Prints one JSON object.
+Without `--bootstrap` it starts the embedded tansu broker. Two floors:
+- `consume_produce_baseline`: plain aiokafka, fetch a batch, publish one message per
+  input, wait for the acknowledgements, commit;
+- `faust_edge_baseline`: our faust worker (`streams.build_app`) with a processor that
+  only forwards, i.e. the edge's own cost.
+`bench/pipeline.py` imports them to measure on the same broker in the same run.
+Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import time
 import uuid
 
 from infra.broker import EmbeddedBroker
-from infra.kafka import ensure_topics, make_consumer, make_producer
+from infra.kafka import ensure_topics, make_consumer, make_producer, topic_names
+from schemas.messages import MessageMeta, Outgoing
+from streams.app import build_app
 
 
 async def _fill(*, bootstrap: str, topic: str, n_messages: int, payload: bytes) -> None:
@@ -83,23 +87,84 @@ async def consume_produce_baseline(
         await asyncio.gather(consumer.stop(), producer.stop())
 
 
+class _PassThrough:
+    """A Processor that forwards each message: measures the faust edge alone."""
+
+    def __init__(self, *, sink: str, n_messages: int) -> None:
+        self.sink = sink
+        self.n_messages = n_messages
+        self.done = 0
+        self.started: float | None = None
+        self.finished = asyncio.Event()
+
+    async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
+        self.started = self.started or time.perf_counter()
+        return [Outgoing(self.sink, meta.key, raw, outbox_id=meta.offset)]
+
+    async def on_review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
+        return []
+
+    async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
+        self.done += len(outbox_ids)
+        if self.done >= self.n_messages:
+            self.finished.set()
+
+
+async def faust_edge_baseline(
+    *,
+    bootstrap: str,
+    n_messages: int,
+    payload: bytes,
+    concurrency: int = 8,
+    partitions: int = 4,
+    timeout_s: float = 300.0,
+) -> float:
+    """Messages/s through our faust worker (`streams.build_app`) with a pass-through processor.
+
+    The same edge the pipeline uses (in-order acks, publish-then-mark), no work in it:
+    the gap to `consume_produce_baseline` is the edge's own cost.
+    """
+    topics = topic_names(f"bench-{uuid.uuid4().hex[:12]}")
+    await ensure_topics(bootstrap=bootstrap, names=topics.all(), partitions=partitions)
+    await _fill(bootstrap=bootstrap, topic=topics.received, n_messages=n_messages, payload=payload)
+    processor = _PassThrough(sink=topics.decided, n_messages=n_messages)
+    app = build_app(
+        bootstrap=bootstrap,
+        topics=topics,
+        app_id=topics.received,
+        processor=processor,
+        concurrency=concurrency,
+        session_timeout_s=3.0,
+    )
+    await app.start()
+    try:
+        await asyncio.wait_for(processor.finished.wait(), timeout_s)
+    finally:
+        await app.stop()
+    assert processor.started is not None
+    return n_messages / (time.perf_counter() - processor.started)
+
+
 async def _main(args: argparse.Namespace) -> dict[str, object]:
     payload = b"x" * args.payload_bytes
+
+    async def measure(bootstrap: str) -> dict[str, float]:
+        plain = await consume_produce_baseline(bootstrap=bootstrap, n_messages=args.n, payload=payload)
+        edge = await faust_edge_baseline(bootstrap=bootstrap, n_messages=args.n, payload=payload)
+        return {"aiokafka_consume_produce": round(plain, 1), "faust_edge_passthrough": round(edge, 1)}
+
     if args.bootstrap:
-        rate = await consume_produce_baseline(bootstrap=args.bootstrap, n_messages=args.n, payload=payload)
-        broker = args.bootstrap
+        rates, broker = await measure(args.bootstrap), args.bootstrap
     else:
         async with EmbeddedBroker() as embedded:
-            rate = await consume_produce_baseline(
-                bootstrap=embedded.bootstrap, n_messages=args.n, payload=payload
-            )
+            rates = await measure(embedded.bootstrap)
         broker = "embedded tansu (memory)"
     return {
-        "benchmark": "consume_produce_baseline",
+        "benchmark": "baseline",
         "broker": broker,
         "n_messages": args.n,
         "payload_bytes": args.payload_bytes,
-        "messages_per_s": round(rate, 1),
+        "messages_per_s": rates,
     }
 
 
