@@ -190,6 +190,8 @@ class EmbeddedBroker:
         if self._port is None:
             self._port = _free_port(self._host)
         url = f"tcp://{self._host}:{self._port}"
+        if self._log_path is not None:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = (
             self._log_path.open("ab")
             if self._log_path is not None
