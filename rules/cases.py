@@ -39,9 +39,7 @@ class CaseOutcome:
         if sorted(code for code, _ in self.expected) != actual_codes:
             return False
         severities = dict(self.actual)
-        return all(
-            sev is None or severities[code] == sev for code, sev in self.expected
-        )
+        return all(sev is None or severities[code] == sev for code, sev in self.expected)
 
 
 def load_cases(path: Path) -> list[dict[str, Any]]:
@@ -71,9 +69,7 @@ def run_cases(graphs_dir: Path) -> list[CaseOutcome]:
                 CaseOutcome(
                     graph=graph_path.stem,
                     name=case["name"],
-                    expected=tuple(
-                        (e["code"], e.get("severity")) for e in case["expect"]
-                    ),
+                    expected=tuple((e["code"], e.get("severity")) for e in case["expect"]),
                     actual=tuple((r.code, r.severity) for r in reasons),
                 )
             )

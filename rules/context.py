@@ -19,9 +19,7 @@ from schemas.verdicts import ReferenceFacts, TriageResult
 
 AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total", "claimed_amount"})
 DATE_FIELDS = frozenset({"issue_date", "due_date", "incident_date"})
-REFERENCE_AMOUNTS = frozenset(
-    {"coverage_limit", "deductible", "amount", "approval_threshold"}
-)
+REFERENCE_AMOUNTS = frozenset({"coverage_limit", "deductible", "amount", "approval_threshold"})
 # Fields whose confidence gates automation; others (addresses, names of providers)
 # are informative only.
 REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
@@ -66,8 +64,7 @@ def _reference(reference: ReferenceFacts) -> dict[str, Any]:
             out[name] = None
             continue
         out[name] = {
-            k: (float(v) if k in REFERENCE_AMOUNTS and v is not None else _iso(v))
-            for k, v in facts.items()
+            k: (float(v) if k in REFERENCE_AMOUNTS and v is not None else _iso(v)) for k, v in facts.items()
         }
     return out
 
@@ -140,9 +137,7 @@ def build_context(
     return {
         "document": {
             "kind": document.kind,
-            "subtype": document.metadata.get(
-                "subtype", "invoice" if document.kind == "invoice" else None
-            ),
+            "subtype": document.metadata.get("subtype", "invoice" if document.kind == "invoice" else None),
             "claim_type": _claim_type(document, values),
         },
         "now": now.astimezone(UTC).isoformat(),

@@ -41,9 +41,7 @@ _SEVERITIES: tuple[Severity, ...] = ("info", "review", "reject")
 
 def graph_files(graphs_dir: Path) -> list[Path]:
     """Decision graphs in a folder, excluding their case tables."""
-    return sorted(
-        p for p in graphs_dir.glob("*.json") if not p.name.endswith(".cases.json")
-    )
+    return sorted(p for p in graphs_dir.glob("*.json") if not p.name.endswith(".cases.json"))
 
 
 def graphs_version(graphs_dir: Path) -> str:
@@ -80,9 +78,7 @@ def reasons_from_result(graph: str, result: dict[str, Any]) -> list[RuleReason]:
         if not isinstance(item, dict) or not item.get("code"):
             continue
         raw_severity = item.get("severity")
-        severity = cast(
-            Severity, raw_severity if raw_severity in _SEVERITIES else "review"
-        )
+        severity = cast(Severity, raw_severity if raw_severity in _SEVERITIES else "review")
         reasons.append(
             RuleReason(
                 code=str(item["code"]),
@@ -118,9 +114,7 @@ class ZenRulesEvaluator:
         self._version = version
         self._is_billable = is_billable
         self._trace = trace
-        self._engine = zen.ZenEngine(
-            {"loader": cast(Callable[[str], str], graphs.__getitem__)}
-        )
+        self._engine = zen.ZenEngine({"loader": cast(Callable[[str], str], graphs.__getitem__)})
 
     @classmethod
     def load(cls, graphs_dir: Path, *, trace: bool = True) -> ZenRulesEvaluator:

@@ -18,9 +18,7 @@ def test_every_graph_has_cases() -> None:
     assert with_cases == {p.stem for p in graph_files(GRAPHS)}
 
 
-def test_every_graph_has_a_case_that_finds_nothing_and_one_that_finds_something() -> (
-    None
-):
+def test_every_graph_has_a_case_that_finds_nothing_and_one_that_finds_something() -> None:
     for graph in {o.graph for o in OUTCOMES}:
         mine = [o for o in OUTCOMES if o.graph == graph]
         assert any(not o.expected for o in mine), graph

@@ -21,10 +21,7 @@ def _graph(tmp_path: Path, hit: str, rows: list[list[str]]) -> Path:
                 {"id": "b", "name": "B", "field": "b"},
             ],
             "outputs": [{"id": "o", "name": "Code", "field": "code"}],
-            "rules": [
-                {"_id": f"r{i}", "a": a, "b": b, "o": "'X'"}
-                for i, (a, b) in enumerate(rows)
-            ],
+            "rules": [{"_id": f"r{i}", "a": a, "b": b, "o": "'X'"} for i, (a, b) in enumerate(rows)],
         },
     }
     path = tmp_path / "g.json"
@@ -42,38 +39,25 @@ def test_first_hit_without_catch_all(tmp_path: Path) -> None:
 
 
 def test_row_after_catch_all_is_unreachable(tmp_path: Path) -> None:
-    findings = lint_graph(
-        _graph(tmp_path, "first", [["> 1", ""], ["-", ""], ["< 0", ""], ["", ""]])
-    )
+    findings = lint_graph(_graph(tmp_path, "first", [["> 1", ""], ["-", ""], ["< 0", ""], ["", ""]]))
     unreachable = {f.rows for f in findings if f.problem == "unreachable"}
     assert unreachable == {(1, 2), (1, 3)}
 
 
 def test_identical_condition_shadows_despite_spacing(tmp_path: Path) -> None:
-    findings = lint_graph(
-        _graph(tmp_path, "first", [[">  1", ""], ["> 1", "'x'"], ["", ""]])
-    )
+    findings = lint_graph(_graph(tmp_path, "first", [[">  1", ""], ["> 1", "'x'"], ["", ""]]))
     assert [(f.problem, f.rows) for f in findings] == [("unreachable", (0, 1))]
 
 
 def test_overlapping_rows_under_first_hit(tmp_path: Path) -> None:
-    findings = lint_graph(
-        _graph(tmp_path, "first", [["> 1", ""], ["", "'x'"], ["", ""]])
-    )
+    findings = lint_graph(_graph(tmp_path, "first", [["> 1", ""], ["", "'x'"], ["", ""]]))
     assert [(f.problem, f.rows) for f in findings] == [("overlap", (0, 1))]
 
 
 def test_disjoint_rows_are_clean(tmp_path: Path) -> None:
-    assert (
-        lint_graph(
-            _graph(tmp_path, "first", [["> 1", "'x'"], ["< 0", "'x'"], ["", ""]])
-        )
-        == []
-    )
+    assert lint_graph(_graph(tmp_path, "first", [["> 1", "'x'"], ["< 0", "'x'"], ["", ""]])) == []
 
 
 def test_collect_duplicates_but_no_default_needed(tmp_path: Path) -> None:
-    findings = lint_graph(
-        _graph(tmp_path, "collect", [["> 1", ""], ["", "'x'"], ["> 1", ""]])
-    )
+    findings = lint_graph(_graph(tmp_path, "collect", [["> 1", ""], ["", "'x'"], ["> 1", ""]]))
     assert [(f.problem, f.rows) for f in findings] == [("unreachable", (0, 2))]
