@@ -4,7 +4,7 @@ Format::
 
     {"cases": [
         {"name": "receipt without total",
-         "input": {... engine input, see rules/README.md ...},
+         "input": {... engine input, see rules/context.py ...},
          "expect": [{"code": "MISSING_TOTAL", "severity": "review"}]}
     ]}
 

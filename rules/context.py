@@ -1,7 +1,7 @@
 """The engine input: one JSON object built from a document's extraction, triage and facts.
 
-The decision graphs read only this shape (documented in `rules/README.md`), so
-anything the engine cannot compute itself (ICD-10-CM lookups, number parsing) is
+The decision graphs read only this shape (`build_context` below; its keys are the
+graphs' vocabulary), so anything the engine cannot compute itself (ICD-10-CM lookups, number parsing) is
 computed here first and handed in as a plain value.
 """
 
