@@ -151,9 +151,7 @@ def _address_candidates(doc: Document) -> list[Candidate]:
             raw = ", ".join(t.strip().rstrip(",") for t in texts[i : i + n])
             value = normalize_address(raw)
             if value and len(_LETTERS.findall(value)) >= 2:
-                out.append(
-                    Candidate(value, raw, i, i + n - 1, 0, len(texts[i + n - 1]), n)
-                )
+                out.append(Candidate(value, raw, i, i + n - 1, 0, len(texts[i + n - 1]), n))
     return out
 
 

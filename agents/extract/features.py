@@ -69,7 +69,7 @@ class Described:
     context: tuple[frozenset[str], ...]
 
 
-class _Layout:
+class Layout:
     """Per-document geometry, computed once for all candidates of all fields."""
 
     def __init__(self, doc: Document) -> None:
@@ -95,11 +95,7 @@ class _Layout:
         self.h_rank = {i: r for r, i in enumerate(order)}
         self.tokens = [tokens(line.text) for line in doc.lines]
         self.left = [self._left_tokens(i, boxes, have) for i in range(len(doc.lines))]
-        alpha = [
-            i
-            for i, line in enumerate(doc.lines)
-            if re.search(r"[A-Za-z]{3,}", line.text)
-        ]
+        alpha = [i for i, line in enumerate(doc.lines) if re.search(r"[A-Za-z]{3,}", line.text)]
         self.alpha_rank = {i: r for r, i in enumerate(alpha)}
 
     def _left_tokens(self, i: int, boxes: list, have: bool) -> frozenset[str]:
@@ -110,27 +106,23 @@ class _Layout:
         found: set[str] = set()
         for j, o in enumerate(boxes):
             overlap = min(b[3], o[3]) - max(b[1], o[1])
-            if (
-                j != i
-                and o[2] <= b[0] + 5
-                and overlap > 0.5 * min(b[3] - b[1], o[3] - o[1])
-            ):
+            if j != i and o[2] <= b[0] + 5 and overlap > 0.5 * min(b[3] - b[1], o[3] - o[1]):
                 found |= self.tokens[j]
         return frozenset(found)
 
 
 def _shape_stats(raw: str) -> tuple[float, float, float]:
     n = max(len(raw), 1)
-    digits = sum(c.isdigit() for c in raw)
-    alpha = sum(c.isalpha() for c in raw)
+    digits = sum(map(str.isdigit, raw))
+    alpha = sum(map(str.isalpha, raw))
     return float(len(raw)), digits / n, alpha / n
 
 
-def describe(doc: Document, candidates: Sequence[Candidate]) -> list[Described]:
+def describe(doc: Document, candidates: Sequence[Candidate], layout: Layout | None = None) -> list[Described]:
     """Numbers and context tokens for each candidate of one field in one document."""
     if not candidates:
         return []
-    lay = _Layout(doc)
+    lay = layout if layout is not None else Layout(doc)
     counts = Counter(c.value for c in candidates)
     order = {v: k for k, v in enumerate(dict.fromkeys(c.value for c in candidates))}
     amounts = sorted({_as_float(c.value) for c in candidates}, reverse=True)
@@ -145,9 +137,7 @@ def describe(doc: Document, candidates: Sequence[Candidate]) -> list[Described]:
         below = (len(starts) - bisect_right(starts, c.line_end)) / len(candidates)
         colon = text.find(":")
         label = text[:colon] if 0 <= colon < c.start + 1 else ""
-        year = (
-            float(c.value[:4]) if c.value[:4].isdigit() and len(c.value) == 10 else 0.0
-        )
+        year = float(c.value[:4]) if c.value[:4].isdigit() and len(c.value) == 10 else 0.0
         numeric = (
             c.line,
             c.line / lay.n,
@@ -183,19 +173,13 @@ def describe(doc: Document, candidates: Sequence[Candidate]) -> list[Described]:
             year,
         )
         inside = tokens(c.raw)
-        rest = (
-            tokens(text[: c.start] + " " + text[c.end :])
-            if c.line == c.line_end
-            else frozenset()
-        )
+        rest = tokens(text[: c.start] + " " + text[c.end :]) if c.line == c.line_end else frozenset()
         context = (
             inside,
             rest,
             lay.left[c.line],
             lay.tokens[c.line - 1] if c.line > 0 else frozenset({"<START>"}),
-            lay.tokens[c.line_end + 1]
-            if c.line_end + 1 < len(doc.lines)
-            else frozenset({"<END>"}),
+            lay.tokens[c.line_end + 1] if c.line_end + 1 < len(doc.lines) else frozenset({"<END>"}),
             tokens(label),
         )
         out.append(Described(tuple(float(v) for v in numeric), context))

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import joblib
 import sklearn
+from threadpoolctl import ThreadpoolController
 
 from agents.extract.errors import ModelArtifactError, TrainingDataError
+from agents.extract.features import Layout
 from agents.extract.normalize import shape_of
 from agents.extract.ranker import FieldModel, train_field
 from schemas.document import Document, LabelledDocument
@@ -39,6 +41,7 @@ class LocalExtractor:
         self._models = models
         self._version = version
         self.metadata = metadata
+        self._threads = ThreadpoolController()
 
     @property
     def version(self) -> str:
@@ -73,7 +76,11 @@ class LocalExtractor:
         if not document.lines:
             return self._failed(document, "document has no text lines")
         try:
-            fields = {name: _extract_field(model, document) for name, model in models.items()}
+            layout = Layout(document)
+            # one OpenMP thread: per-call thread start-up costs more than a receipt's
+            # few hundred rows take to score
+            with self._threads.limit(limits=1, user_api="openmp"):
+                fields = {n: _extract_field(m, document, layout) for n, m in models.items()}
         except Exception as exc:  # a malformed document must route to review, not crash
             return self._failed(document, f"extraction failed: {exc!r}")
         return Extraction(kind=document.kind, fields=fields, model_version=self._version)
@@ -82,15 +89,18 @@ class LocalExtractor:
         return Extraction(kind=document.kind, model_version=self._version, failure=reason)
 
 
-def _extract_field(model: FieldModel, document: Document) -> ExtractedField:
-    pick, confidence = model.pick(document)
+def _extract_field(model: FieldModel, document: Document, layout: Layout) -> ExtractedField:
+    pick, confidence = model.pick(document, layout)
     c = pick.candidate
     if c is None:
         return ExtractedField(value=None, confidence=confidence)
     bbox = _union_bbox(document, c.line, c.line_end)
     source = FieldSource(
-        page=document.lines[c.line].page, line=c.line, start=c.start,
-        end=c.end if c.line == c.line_end else None, bbox=bbox,
+        page=document.lines[c.line].page,
+        line=c.line,
+        start=c.start,
+        end=c.end if c.line == c.line_end else None,
+        bbox=bbox,
     )
     return ExtractedField(value=pick.value, raw=c.raw, confidence=confidence, source=source)
 
@@ -100,8 +110,10 @@ def _union_bbox(document: Document, first: int, last: int) -> tuple[float, float
     if any(b is None for b in boxes):
         return None
     return (
-        min(b[0] for b in boxes if b), min(b[1] for b in boxes if b),
-        max(b[2] for b in boxes if b), max(b[3] for b in boxes if b),
+        min(b[0] for b in boxes if b),
+        min(b[1] for b in boxes if b),
+        max(b[2] for b in boxes if b),
+        max(b[3] for b in boxes if b),
     )
 
 
@@ -123,9 +135,7 @@ def _data_hash(documents: Sequence[LabelledDocument]) -> str:
     return h.hexdigest()
 
 
-def train_local_extractor(
-    *, documents: Sequence[LabelledDocument], out_dir: Path, seed: int = 0
-) -> Path:
+def train_local_extractor(*, documents: Sequence[LabelledDocument], out_dir: Path, seed: int = 0) -> Path:
     """Train per-field rankers for every kind in `documents`; returns the artifact dir.
 
     Pass only training documents: evaluation must use documents left out here.
@@ -135,12 +145,16 @@ def train_local_extractor(
         raise TrainingDataError(f"no field has {MIN_LABELLED} labelled values to learn from")
     started = time.perf_counter()
     models: dict[str, dict[str, FieldModel]] = {}
-    for kind, names in by_kind.items():
-        docs = [d for d in documents if d.kind == kind]
-        models[kind] = {
-            name: train_field(name=name, shape=shape_of(name), documents=docs, seed=seed)
-            for name in names
-        }
+    # One OpenMP thread: the data are small, and spinning worker threads on a shared
+    # two-core machine made fitting slower by two orders of magnitude.
+    with ThreadpoolController().limit(limits=1, user_api="openmp"):
+        for kind, names in by_kind.items():
+            docs = [d for d in documents if d.kind == kind]
+            layouts = [Layout(d) for d in docs]
+            models[kind] = {
+                name: train_field(name=name, shape=shape_of(name), documents=docs, seed=seed, layouts=layouts)
+                for name in names
+            }
     data_hash = _data_hash(documents)
     version = f"local-v{FEATURE_VERSION}-{data_hash[:12]}-s{seed}"
     path = out_dir / version

@@ -44,15 +44,11 @@ DATE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("ymd", re.compile(r"(?<!\d)(\d{4})[/\-.](\d{1,2})[/\-.](\d{1,2})(?!\d)")),
     (
         "dmy",
-        re.compile(
-            r"(?<!\d)(\d{1,2})\s?[/\-.]\s?(\d{1,2})\s?[/\-.]\s?(\d{4}|\d{2})(?!\d)"
-        ),
+        re.compile(r"(?<!\d)(\d{1,2})\s?[/\-.]\s?(\d{1,2})\s?[/\-.]\s?(\d{4}|\d{2})(?!\d)"),
     ),
     (
         "dMy",
-        re.compile(
-            r"(?<!\d)(\d{1,2})[\s\-/.]*" + _MON + r"[\s\-/.,]*(\d{4}|\d{2})(?!\d)"
-        ),
+        re.compile(r"(?<!\d)(\d{1,2})[\s\-/.]*" + _MON + r"[\s\-/.,]*(\d{4}|\d{2})(?!\d)"),
     ),
     ("Mdy", re.compile(_MON + r"\s*(\d{1,2}),?\s*(\d{4})(?!\d)")),
     ("8digit", re.compile(r"(?<!\d)(\d{8})(?!\d)")),
@@ -134,11 +130,7 @@ def normalize_amount(text: str | None) -> str | None:
     s = _CURRENCY.sub("", text).replace(" ", "").strip()
     if s.count(",") and s.count("."):
         # whichever separator comes last is the decimal point
-        s = (
-            s.replace(",", "")
-            if s.rfind(".") > s.rfind(",")
-            else s.replace(".", "").replace(",", ".")
-        )
+        s = s.replace(",", "") if s.rfind(".") > s.rfind(",") else s.replace(".", "").replace(",", ".")
     elif s.count(",") == 1 and re.fullmatch(r"-?\d+,\d{2}", s):
         s = s.replace(",", ".")
     else:

@@ -18,11 +18,12 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.isotonic import IsotonicRegression
 
 from agents.extract.candidates import Candidate, candidates_for
-from agents.extract.features import Described, Vocabulary, describe
+from agents.extract.features import Described, Layout, Vocabulary, describe
 from agents.extract.normalize import Shape, comparison_key
 from schemas.document import Document, LabelledDocument
 
 FOLDS = 3
+NEGATIVES_PER_DOCUMENT = 30
 
 
 @dataclass(slots=True)
@@ -51,12 +52,11 @@ class FieldModel:
     none_confidence: float = 0.5
     metrics: dict[str, float] = field(default_factory=dict)
 
-    def pick(self, document: Document) -> tuple[Pick, float]:
+    def pick(self, document: Document, layout: Layout | None = None) -> tuple[Pick, float]:
         """The predicted value and its calibrated confidence."""
         candidates = candidates_for(self.shape, document)
-        top = _top(
-            self.vocabulary, self.classifier, describe(document, candidates), candidates
-        )
+        described = describe(document, candidates, layout)
+        top = _top(self.vocabulary, self.classifier, described, candidates)
         if top.value is None or top.score < self.none_threshold:
             return Pick(None, None, top.score), self.none_confidence
         return top, self.confidence(top.score)
@@ -73,33 +73,46 @@ def _top(
     described: list[Described],
     candidates: list[Candidate],
 ) -> Pick:
-    if not candidates or classifier is None:
-        return Pick(None, None, 0.0)
-    scores = classifier.predict_proba(vocabulary.matrix(described))[:, 1]
-    best = int(np.argmax(scores))
-    return Pick(candidates[best].value, candidates[best], float(scores[best]))
+    return _tops(vocabulary, classifier, [(described, candidates)])[0]
+
+
+def _tops(
+    vocabulary: Vocabulary,
+    classifier: HistGradientBoostingClassifier | None,
+    batch: Sequence[tuple[list[Described], list[Candidate]]],
+) -> list[Pick]:
+    """Best candidate of each document, scored in one call (per-call overhead dominates)."""
+    rows = [d for described, _ in batch for d in described]
+    if classifier is None or not rows:
+        return [Pick(None, None, 0.0) for _ in batch]
+    scores = classifier.predict_proba(vocabulary.matrix(rows))[:, 1]
+    picks, offset = [], 0
+    for _, candidates in batch:
+        if not candidates:
+            picks.append(Pick(None, None, 0.0))
+            continue
+        part = scores[offset : offset + len(candidates)]
+        best = int(np.argmax(part))
+        picks.append(Pick(candidates[best].value, candidates[best], float(part[best])))
+        offset += len(candidates)
+    return picks
 
 
 def _examples(
-    name: str, shape: Shape, documents: Sequence[LabelledDocument]
+    name: str, shape: Shape, documents: Sequence[LabelledDocument], layouts: Sequence[Layout]
 ) -> list[_Example]:
     out = []
-    for doc in documents:
+    for doc, layout in zip(documents, layouts, strict=True):
         gold = doc.gold.get(name)
         key = comparison_key(gold)
         candidates = candidates_for(shape, doc)
-        labels = [
-            key is not None and comparison_key(c.value) == key for c in candidates
-        ]
-        out.append(_Example(describe(doc, candidates), candidates, labels, gold))
+        labels = [key is not None and comparison_key(c.value) == key for c in candidates]
+        out.append(_Example(describe(doc, candidates, layout), candidates, labels, gold))
     return out
 
 
-def _fit(
-    examples: Sequence[_Example], seed: int
-) -> tuple[Vocabulary, HistGradientBoostingClassifier | None]:
-    described = [d for e in examples for d in e.described]
-    labels = [y for e in examples for y in e.labels]
+def _fit(examples: Sequence[_Example], seed: int) -> tuple[Vocabulary, HistGradientBoostingClassifier | None]:
+    described, labels = _sample(examples, seed)
     vocabulary = Vocabulary.learn(described, labels)
     if not any(labels) or all(labels):
         return vocabulary, None
@@ -115,13 +128,29 @@ def _fit(
     return vocabulary, classifier
 
 
+def _sample(examples: Sequence[_Example], seed: int) -> tuple[list[Described], list[bool]]:
+    """All positives and at most NEGATIVES_PER_DOCUMENT random negatives per document.
+
+    Most candidates are obviously wrong; sampling them keeps training to seconds.
+    It shifts the classifier's base rate, which the out-of-fold calibration absorbs.
+    """
+    rng = random.Random(seed)
+    described: list[Described] = []
+    labels: list[bool] = []
+    for e in examples:
+        negatives = [i for i, y in enumerate(e.labels) if not y]
+        keep = [i for i, y in enumerate(e.labels) if y]
+        keep += rng.sample(negatives, min(len(negatives), NEGATIVES_PER_DOCUMENT))
+        described += [e.described[i] for i in keep]
+        labels += [e.labels[i] for i in keep]
+    return described, labels
+
+
 def _correct(pred: str | None, gold: str | None) -> bool:
     return comparison_key(pred) == comparison_key(gold)
 
 
-def _none_threshold(
-    scores: np.ndarray, golds: list[str | None], correct: np.ndarray
-) -> float:
+def _none_threshold(scores: np.ndarray, golds: list[str | None], correct: np.ndarray) -> float:
     """Top-score threshold below which predicting None is right more often than not."""
     absent = np.array([g is None for g in golds])
     if not absent.any():
@@ -135,10 +164,20 @@ def _none_threshold(
 
 
 def train_field(
-    *, name: str, shape: Shape, documents: Sequence[LabelledDocument], seed: int = 0
+    *,
+    name: str,
+    shape: Shape,
+    documents: Sequence[LabelledDocument],
+    seed: int = 0,
+    layouts: Sequence[Layout] | None = None,
 ) -> FieldModel:
-    """Fit one field's ranker, its calibration (out of fold) and its None threshold."""
-    examples = _examples(name, shape, documents)
+    """Fit one field's ranker, its calibration (out of fold) and its None threshold.
+
+    `layouts` (one per document, from `Layout(doc)`) saves recomputing geometry when
+    several fields are trained on the same documents.
+    """
+    layouts = layouts if layouts is not None else [Layout(d) for d in documents]
+    examples = _examples(name, shape, documents, layouts)
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     fold_of = {i: k % FOLDS for k, i in enumerate(order)}
@@ -146,11 +185,9 @@ def train_field(
     preds: list[str | None] = [None] * len(examples)
     for fold in range(FOLDS):
         held = [i for i in range(len(examples)) if fold_of[i] == fold]
-        vocab, clf = _fit(
-            [examples[i] for i in range(len(examples)) if fold_of[i] != fold], seed
-        )
-        for i in held:
-            top = _top(vocab, clf, examples[i].described, examples[i].candidates)
+        vocab, clf = _fit([examples[i] for i in range(len(examples)) if fold_of[i] != fold], seed)
+        batch = [(examples[i].described, examples[i].candidates) for i in held]
+        for i, top in zip(held, _tops(vocab, clf, batch), strict=True):
             scores[i], preds[i] = top.score, top.value
     golds = [e.gold for e in examples]
     correct = np.array([_correct(p, g) for p, g in zip(preds, golds, strict=True)])
@@ -170,6 +207,4 @@ def train_field(
         "candidate_recall": float(recall),
         "documents": float(len(examples)),
     }
-    return FieldModel(
-        name, shape, vocab, clf, calibrator, threshold, none_conf, metrics
-    )
+    return FieldModel(name, shape, vocab, clf, calibrator, threshold, none_conf, metrics)
