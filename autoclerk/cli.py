@@ -22,6 +22,16 @@ app.add_typer(reference_app, name="reference")
 console = Console()
 
 
+@app.callback()
+def _main() -> None:
+    # scikit-learn's OpenMP pools spin-wait; with concurrent documents (threads) on a
+    # small machine they oversubscribe the cores and training ran 40x slower. One
+    # thread per pool, parallelism from documents in flight instead.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="openmp")
+
+
 @app.command()
 def run(
     limit: Annotated[int | None, typer.Option(help="publish only the first N sample documents")] = None,
@@ -90,7 +100,9 @@ def summary() -> None:
 
 @schemas_app.command("export")
 def schemas_export(
-    out: Annotated[Path, typer.Option(help="folder for one JSON Schema per event type")] = Path("schemas/json"),
+    out: Annotated[Path, typer.Option(help="folder for one JSON Schema per event type")] = Path(
+        "schemas/json"
+    ),
 ) -> None:
     """Write JSON Schemas of every event envelope."""
     from schemas.events import envelope_json_schemas
@@ -109,7 +121,9 @@ def train_extractor() -> None:
 
     s = Settings()
     path = train_and_promote(
-        models_dir=s.models.dir, name="extractor", trainer=train_local_extractor,
+        models_dir=s.models.dir,
+        name="extractor",
+        trainer=train_local_extractor,
         documents=training_documents(s.data_dir),
     )
     console.print(f"extractor: {path}")

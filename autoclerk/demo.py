@@ -59,8 +59,12 @@ async def wait_for_outcomes(
     deadline = time.monotonic() + timeout_s
     try:
         with Progress(
-            TextColumn("[bold]processing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=console, transient=False,
+            TextColumn("[bold]processing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
         ) as bar:
             task = bar.add_task("docs", total=expected)
             while True:
@@ -88,7 +92,9 @@ def stop_worker(worker: subprocess.Popen[bytes], *, timeout_s: float = 15.0) -> 
             worker.wait()
 
 
-async def demo_run(*, settings: Settings, limit: int | None, fresh: bool, console: Console, timeout_s: float) -> RunSummary:
+async def demo_run(
+    *, settings: Settings, limit: int | None, fresh: bool, console: Console, timeout_s: float
+) -> RunSummary:
     if fresh:
         _reset_sqlite(settings.db.url)
     ensure_models(settings, log=console.print)

@@ -39,7 +39,9 @@ def _from_obj(obj: Any, *, where: str) -> Envelope[DocumentReceived]:
         raise PublishInputError(f"{where}: {exc}") from exc
 
 
-def events_from_files(paths: Iterable[Path], *, kind: DocumentKind = "invoice") -> Iterator[Envelope[DocumentReceived]]:
+def events_from_files(
+    paths: Iterable[Path], *, kind: DocumentKind = "invoice"
+) -> Iterator[Envelope[DocumentReceived]]:
     for path in paths:
         if path.suffix.lower() == ".pdf":
             payload = DocumentReceived(
@@ -60,9 +62,7 @@ def events_from_files(paths: Iterable[Path], *, kind: DocumentKind = "invoice") 
             raise PublishInputError(f"{path}: unsupported file type (use .json, .jsonl or .pdf)")
 
 
-async def publish_events(
-    *, bootstrap: str, topic: str, events: Iterable[Envelope[DocumentReceived]]
-) -> int:
+async def publish_events(*, bootstrap: str, topic: str, events: Iterable[Envelope[DocumentReceived]]) -> int:
     producer = make_producer(bootstrap=bootstrap, client_id="autoclerk-publish", linger_ms=10)
     await producer.start()
     sent = 0

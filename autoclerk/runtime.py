@@ -24,7 +24,6 @@ from infra.settings import Settings
 from rules.evaluator import ZenRulesEvaluator
 from schemas.messages import Topics
 
-
 # Database outages and lock timeouts pass; the edge retries, then restarts the worker.
 RETRYABLE: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.OperationalError,

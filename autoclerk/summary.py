@@ -46,6 +46,7 @@ def _aware(t: datetime) -> datetime:
 
 def collect_summary(engine: Engine) -> RunSummary:
     with Session(engine) as s:
+
         def count(*where: object, table: type = DecisionRow) -> int:
             return int(s.execute(select(func.count()).select_from(table).where(*where)).scalar_one())  # type: ignore[arg-type]
 
@@ -53,14 +54,17 @@ def collect_summary(engine: Engine) -> RunSummary:
             r.document_id: r.timestamp_ms
             for r in s.execute(
                 select(IngestLedger.document_id, IngestLedger.timestamp_ms).where(
-                    IngestLedger.status == "accepted", IngestLedger.detail.is_(None)  # type: ignore[union-attr]
+                    IngestLedger.status == "accepted",
+                    IngestLedger.detail.is_(None),  # type: ignore[union-attr]
                 )
             )
         }
         done: list[tuple[str, datetime]] = [
             (d, _aware(t)) for d, t in s.execute(select(DecisionRow.document_id, DecisionRow.created_at))
         ]
-        done += [(d, _aware(t)) for d, t in s.execute(select(ReviewTaskRow.document_id, ReviewTaskRow.created_at))]
+        done += [
+            (d, _aware(t)) for d, t in s.execute(select(ReviewTaskRow.document_id, ReviewTaskRow.created_at))
+        ]
         first_seen = s.execute(select(func.min(IngestLedger.received_at))).scalar()
         last = max((t for _, t in done), default=None)
         latencies = []

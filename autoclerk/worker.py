@@ -61,7 +61,9 @@ def run_worker_process(settings: Settings) -> int:
     ensure_models(settings, log=logging.getLogger("autoclerk").info)
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
     asyncio.run(
-        ensure_topics(bootstrap=settings.kafka.bootstrap, names=topics.all(), partitions=settings.kafka.partitions)
+        ensure_topics(
+            bootstrap=settings.kafka.bootstrap, names=topics.all(), partitions=settings.kafka.partitions
+        )
     )
     processor = RuntimeProcessor(settings)
     app = build_app(
@@ -88,7 +90,9 @@ def serve_broker(settings: Settings, *, port: int | None, console: Console) -> N
             loop.add_signal_handler(sig, stop.set)
         async with EmbeddedBroker(port=port, log_path=Path("var/logs/broker.log")) as broker:
             topics = Topics.with_prefix(settings.kafka.topic_prefix)
-            await ensure_topics(bootstrap=broker.bootstrap, names=topics.all(), partitions=settings.kafka.partitions)
+            await ensure_topics(
+                bootstrap=broker.bootstrap, names=topics.all(), partitions=settings.kafka.partitions
+            )
             console.print(f"broker on {broker.bootstrap}; topics: {', '.join(topics.all())}")
             console.print(f"use it with: export AUTOCLERK_KAFKA__BOOTSTRAP={broker.bootstrap}")
             await stop.wait()

@@ -48,16 +48,19 @@ class DocumentReceived(BaseModel):
     claim_type: ClaimType | None = None
     text: str | None = None
     pdf_base64: str | None = None
-    metadata: dict[str, str] = Field(
-        default_factory=dict, description="upstream metadata"
+    ocr_lines: list[Line] | None = Field(
+        default=None, description="OCR output: lines with boxes (scanned receipts, forms)"
     )
+    pages: list[PageSize] = Field(default_factory=list, description="page sizes for ocr_lines")
+    metadata: dict[str, str] = Field(default_factory=dict, description="upstream metadata")
 
     @model_validator(mode="after")
     def _has_content(self) -> DocumentReceived:
-        if self.text is None and self.pdf_base64 is None:
-            raise ValueError("document needs `text` or `pdf_base64`")
-        if self.text is not None and self.pdf_base64 is not None:
-            raise ValueError("document has both `text` and `pdf_base64`; send one")
+        given = [n for n in ("text", "pdf_base64", "ocr_lines") if getattr(self, n) is not None]
+        if not given:
+            raise ValueError("document needs one of `text`, `pdf_base64`, `ocr_lines`")
+        if len(given) > 1:
+            raise ValueError(f"document has {' and '.join(given)}; send exactly one")
         return self
 
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from threadpoolctl import threadpool_limits
+
+# See autoclerk.cli._main: OpenMP pools oversubscribe a 2-core machine badly.
+threadpool_limits(limits=1, user_api="openmp")
 
 PG_URL = os.environ.get("AUTOCLERK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
@@ -59,3 +64,13 @@ def db(request: pytest.FixtureRequest) -> tuple[str, str | None]:
         return request.getfixturevalue("sqlite_url"), None
     url, schema = request.getfixturevalue("pg_schema")
     return url, schema
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Extractor and triage trained once per session on a small shipped subset."""
+    from tests.support import train_small_models
+
+    path = tmp_path_factory.mktemp("models")
+    train_small_models(path)
+    return path

@@ -17,7 +17,7 @@ from agents.service import DocumentService
 from autoclerk.wiring import Adapters, Database, build_service, open_database
 from infra.db.tables import DeadLetterRow, DecisionRow, IngestLedger, ReviewTaskRow
 from infra.pdf import parse_pdf
-from schemas.events import DocumentReceived, Envelope, ReviewCompleted, FieldCorrection
+from schemas.events import DocumentReceived, Envelope, FieldCorrection, ReviewCompleted
 from schemas.messages import MessageMeta, Outgoing, Topics
 from tests.fakes import FakeExtractor, FakeRules, FakeTriage
 
@@ -63,9 +63,11 @@ def received(text: str | None = None, *, doc_id: str | None = None, **kw: Any) -
     payload = {"document_id": doc_id or uuid.uuid4().hex, "kind": "invoice", **kw}
     if text is not None:
         payload["text"] = text
-    return Envelope[DocumentReceived](
-        type="document.received", payload=DocumentReceived.model_validate(payload)
-    ).model_dump_json().encode()
+    return (
+        Envelope[DocumentReceived](type="document.received", payload=DocumentReceived.model_validate(payload))
+        .model_dump_json()
+        .encode()
+    )
 
 
 def decoded(out: list[Outgoing]) -> list[dict[str, Any]]:
@@ -92,7 +94,9 @@ async def test_straight_through_and_reject(service: DocumentService, database: D
     assert out[0]["payload"]["reasons"][0]["code"] == "over_limit"
 
 
-async def test_redelivery_is_a_no_op_and_reannounces_unsent(service: DocumentService, database: Database) -> None:
+async def test_redelivery_is_a_no_op_and_reannounces_unsent(
+    service: DocumentService, database: Database
+) -> None:
     feed = Feed()
     raw, meta = received(GOOD), feed.meta()
     first = await service.on_received(raw=raw, meta=meta)
@@ -111,14 +115,19 @@ async def test_redelivery_is_a_no_op_and_reannounces_unsent(service: DocumentSer
 async def test_review_then_completion_decides_once(service: DocumentService, database: Database) -> None:
     feed = Feed()
     doc_id = "doc-review"
-    sent = await service.on_received(raw=received(GOOD.replace("ACME", "ACME?"), doc_id=doc_id), meta=feed.meta())
+    sent = await service.on_received(
+        raw=received(GOOD.replace("ACME", "ACME?"), doc_id=doc_id), meta=feed.meta()
+    )
     await service.mark_emitted(outbox_ids=[o.outbox_id for o in sent if o.outbox_id])
     out = decoded(sent)
     assert [o["type"] for o in out] == ["review.requested"]
     task = out[0]["payload"]
     assert task["reasons"][0]["code"] == "low_confidence"
     done = ReviewCompleted(
-        task_id=task["task_id"], document_id=doc_id, reviewer="ann", outcome="approve",
+        task_id=task["task_id"],
+        document_id=doc_id,
+        reviewer="ann",
+        outcome="approve",
         corrections=[FieldCorrection(field="vendor_name", old_value="ACME", new_value="ACME Ltd")],
     )
     raw = Envelope[ReviewCompleted](type="review.completed", payload=done).model_dump_json().encode()
@@ -130,7 +139,9 @@ async def test_review_then_completion_decides_once(service: DocumentService, dat
     assert result[0]["payload"]["fields"]["vendor_name"] == "ACME Ltd"
     # the same completion redelivered: no second decision
     assert [o["type"] for o in decoded(await service.on_review_completed(raw=raw, meta=meta))] == [
-        "document.decided", "feedback.correction"]
+        "document.decided",
+        "feedback.correction",
+    ]
     # a second, late completion of the same task is refused with a reason
     late = decoded(await service.on_review_completed(raw=raw, meta=feed.meta(TOPICS.review_completed)))
     assert late[0]["type"] == "document.deadletter"
@@ -142,8 +153,15 @@ async def test_review_then_completion_decides_once(service: DocumentService, dat
 
 
 def _envelope(payload: dict[str, Any], **over: Any) -> bytes:
-    env = {"event_id": uuid.uuid4().hex, "type": "document.received", "schema_version": 1,
-           "time": "2026-01-01T00:00:00Z", "source": "test", "payload": payload, **over}
+    env = {
+        "event_id": uuid.uuid4().hex,
+        "type": "document.received",
+        "schema_version": 1,
+        "time": "2026-01-01T00:00:00Z",
+        "source": "test",
+        "payload": payload,
+        **over,
+    }
     return json.dumps(env).encode()
 
 
@@ -151,19 +169,37 @@ BAD_INPUTS: dict[str, tuple[bytes, str]] = {
     "non_json": (b"\xff\xfe not json", "not valid JSON"),
     "missing_field": (_envelope({"kind": "invoice", "text": "x"}), "payload.document_id: Field required"),
     "unknown_kind": (_envelope({"document_id": "a", "kind": "memo", "text": "x"}), "payload.kind"),
-    "bad_version": (_envelope({"document_id": "a", "kind": "invoice", "text": "x"}, schema_version=9),
-                    "unsupported schema_version 9"),
-    "too_large": (_envelope({"document_id": "a", "kind": "invoice", "text": "x" * 6_000_000}), "exceeds the limit"),
-    "bad_pdf": (_envelope({"document_id": "a", "kind": "invoice",
-                           "pdf_base64": base64.b64encode(b"%PDF-1.4 garbage").decode()}), "PDF could not be parsed"),
-    "bad_base64": (_envelope({"document_id": "a", "kind": "invoice", "pdf_base64": "@@@"}), "not valid base64"),
+    "bad_version": (
+        _envelope({"document_id": "a", "kind": "invoice", "text": "x"}, schema_version=9),
+        "unsupported schema_version 9",
+    ),
+    "too_large": (
+        _envelope({"document_id": "a", "kind": "invoice", "text": "x" * 6_000_000}),
+        "exceeds the limit",
+    ),
+    "bad_pdf": (
+        _envelope(
+            {
+                "document_id": "a",
+                "kind": "invoice",
+                "pdf_base64": base64.b64encode(b"%PDF-1.4 garbage").decode(),
+            }
+        ),
+        "PDF could not be parsed",
+    ),
+    "bad_base64": (
+        _envelope({"document_id": "a", "kind": "invoice", "pdf_base64": "@@@"}),
+        "not valid base64",
+    ),
     "empty": (_envelope({"document_id": "a", "kind": "invoice", "text": "  \n "}), "document has no text"),
     "array": (b"[1,2]", "expected a JSON object"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))
-async def test_bad_input_is_dead_lettered_with_reason(case: str, service: DocumentService, database: Database) -> None:
+async def test_bad_input_is_dead_lettered_with_reason(
+    case: str, service: DocumentService, database: Database
+) -> None:
     raw, reason = BAD_INPUTS[case]
     feed = Feed()
     out = decoded(await service.on_received(raw=raw, meta=feed.meta()))
