@@ -118,6 +118,11 @@ class Extraction(BaseModel):
         default=None,
         description="why extraction could not be trusted (sends to review)",
     )
+    notes: dict[str, str] = Field(
+        default_factory=dict,
+        description="extractor bookkeeping kept out of `fields`: the LLM's reasoning, "
+        "tokens, cost, cache hit; never read by rules or routing",
+    )
 
     def value(self, name: str) -> str | None:
         f = self.fields.get(name)
