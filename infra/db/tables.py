@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -206,3 +206,79 @@ class BusinessKeyRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(index=True)
     document_id: str = Field(index=True, unique=True)
+
+
+# --- review UI (review/) -------------------------------------------------------------
+# The review UI never writes decisions: it publishes `review.completed` and the worker
+# decides. These tables hold only the UI's own state: who may log in, machine tokens,
+# what each reviewer submitted (once per task), and an append-only audit of actions.
+
+
+class ReviewUserRow(SQLModel, table=True):
+    __tablename__ = "review_users"
+
+    username: str = Field(primary_key=True, max_length=64)
+    password_hash: str = Field(description="argon2id; never the password")
+    role: str = Field(description="reviewer | lead | admin")
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiTokenRow(SQLModel, table=True):
+    """Machine credentials. Only a SHA-256 of the token is kept: tokens are 256-bit
+    random strings, so a fast hash is enough and keeps per-request checks cheap."""
+
+    __tablename__ = "review_api_tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(unique=True)
+    username: str = Field(index=True, foreign_key="review_users.username")
+    name: str
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class ReviewSubmissionRow(SQLModel, table=True):
+    """One per task, ever: the primary key makes a second submission (same or another
+    reviewer, a double click, a retried request) fail instead of publishing twice.
+    Kept apart from `review_tasks.status`, which the worker owns and requires 'open'."""
+
+    __tablename__ = "review_submissions"
+
+    task_id: str = Field(primary_key=True, foreign_key="review_tasks.task_id")
+    document_id: str = Field(index=True)
+    reviewer: str = Field(index=True)
+    outcome: str
+    reason: str = ""
+    corrections: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    event_id: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ReviewEventRow(SQLModel, table=True):
+    """Append-only audit of reviewer actions (leased, released, escalated, submitted)."""
+
+    __tablename__ = "review_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(index=True)
+    document_id: str = Field(index=True)
+    actor: str
+    action: str
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+# The queue reads open tasks by priority (highest first) then due date; one index
+# serves that order so the first page never sorts the whole backlog.
+Index(
+    "ix_review_tasks_queue",
+    ReviewTaskRow.__table__.c.status,  # type: ignore[attr-defined]
+    ReviewTaskRow.__table__.c.priority.desc(),  # type: ignore[attr-defined]
+    ReviewTaskRow.__table__.c.due_at,  # type: ignore[attr-defined]
+)
+Index(
+    "ix_decisions_by_created",
+    DecisionRow.__table__.c.created_at,  # type: ignore[attr-defined]
+    DecisionRow.__table__.c.decided_by,  # type: ignore[attr-defined]
+)
