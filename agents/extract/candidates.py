@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from agents.extract import forms
 from agents.extract.normalize import (
     AMOUNT_PATTERN,
     CODE_PATTERN,
@@ -19,7 +20,9 @@ from agents.extract.normalize import (
     date_readings,
     normalize_address,
     normalize_amount,
+    normalize_category,
     normalize_codes,
+    normalize_currency,
     normalize_text,
 )
 from schemas.document import Document
@@ -95,6 +98,11 @@ def _amount_candidates(doc: Document) -> list[Candidate]:
                         extra=extra,
                     )
                 )
+        for start, end, text in forms.split_cents(line.text):
+            value = normalize_amount(text)
+            if value is not None:
+                extra = {"currency": 1.0, "decimals": 0.0}
+                out.append(Candidate(value, line.text[start:end], i, i, start, end, 1, extra))
     return out
 
 
@@ -110,14 +118,28 @@ def _line_variants(text: str) -> list[tuple[int, int, int]]:
     return spans
 
 
+def _form_variants(text: str) -> list[tuple[int, int, int]]:
+    """Spans of form lines: segments between wide gaps and their "label: value" parts."""
+    spans = []
+    for start, end in forms.segments(text):
+        spans.append((5, start, end))
+        value_span = forms.after_label(text, start, end)
+        if value_span:
+            spans.append((6, *value_span))
+    spans += [(8, start, end) for start, end in forms.id_tokens(text)]
+    return spans
+
+
 def _text_candidates(doc: Document) -> list[Candidate]:
     out = []
     texts = [line.text for line in doc.lines]
     for i, text in enumerate(texts):
-        for variant, start, end in _line_variants(text):
+        for variant, start, end in _line_variants(text) + _form_variants(text):
             value = normalize_text(text[start:end])
-            if value and len(_LETTERS.findall(value)) >= 2:
+            if value and (len(_LETTERS.findall(value)) >= 2 or variant == 8):
                 out.append(Candidate(value, text[start:end], i, i, start, end, variant))
+                for name in forms.name_readings(value) if variant in (1, 5, 6) else []:
+                    out.append(Candidate(name, text[start:end], i, i, start, end, 7))
         for n in range(2, MAX_JOIN_LINES + 1):
             if i + n > len(texts):
                 break
@@ -175,10 +197,40 @@ def _code_candidates(doc: Document) -> list[Candidate]:
                         extra={"n_codes": float(len(codes))},
                     )
                 )
+    for first, last, codes in forms.code_runs([line.text for line in doc.lines]):
+        value = normalize_codes(",".join(codes))
+        if value:
+            raw = "\n".join(line.text for line in doc.lines[first : last + 1])
+            extra = {"n_codes": float(len(codes)), "joined": float(last - first + 1)}
+            out.append(Candidate(value, raw, first, last, 0, len(doc.lines[last].text), 9, extra))
+    return out
+
+
+def _spans(doc: Document, finder, normalizer) -> list[Candidate]:  # type: ignore[no-untyped-def]
+    out = []
+    for i, line in enumerate(doc.lines):
+        for start, end, text in finder(line.text):
+            value = normalizer(text)
+            if value:
+                out.append(Candidate(value, line.text[start:end], i, i, start, end))
+    return out
+
+
+def _currency_candidates(doc: Document) -> list[Candidate]:
+    return _spans(doc, forms.currencies, normalize_currency)
+
+
+def _category_candidates(doc: Document) -> list[Candidate]:
+    # the upstream claim type, when given, is a candidate like any word on the page
+    out = _spans(doc, forms.categories, normalize_category)
+    if doc.claim_type:
+        out.append(Candidate(doc.claim_type, doc.claim_type, 0, 0, 0, 0, variant=1))
     return out
 
 
 _GENERATORS = {
+    "currency": _currency_candidates,
+    "category": _category_candidates,
     "date": _date_candidates,
     "amount": _amount_candidates,
     "text": _text_candidates,

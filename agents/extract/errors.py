@@ -3,9 +3,11 @@
     ExtractError
     ├── ModelArtifactError   permanent: the artifact dir is missing, incomplete or
     │                        from an incompatible feature version (retrain it)
-    └── TrainingDataError    permanent: too few labelled documents to train on
+    ├── TrainingDataError    permanent: too few labelled documents to train on
+    └── StrictSchemaError    permanent: a Pydantic model cannot be expressed as a strict
+                             JSON schema for structured outputs (a free-form map)
 
-`LocalExtractor.extract` raises none of these for a bad document: it returns an
+`LocalExtractor.extract` and `LlmExtractor.extract` raise none of these for a bad document: it returns an
 `Extraction` with `failure` set, which routes the document to review.
 """
 
@@ -22,3 +24,7 @@ class ModelArtifactError(ExtractError):
 
 class TrainingDataError(ExtractError):
     """The labelled documents cannot train a model."""
+
+
+class StrictSchemaError(ExtractError):
+    """A model's JSON schema has a shape strict structured outputs cannot express."""

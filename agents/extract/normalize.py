@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
-Shape = Literal["date", "amount", "codes", "address", "text"]
+Shape = Literal["date", "amount", "codes", "address", "text", "currency", "category"]
 
 _MONTHS = {
     m: i + 1
@@ -52,6 +52,7 @@ DATE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("Mdy", re.compile(_MON + r"\s*(\d{1,2}),?\s*(\d{4})(?!\d)")),
     ("8digit", re.compile(r"(?<!\d)(\d{8})(?!\d)")),
+    ("spaced", re.compile(r"(?<![\d.])(\d{2}) (\d{2}) (\d{4}|\d{2})(?![\d.])")),
 )
 
 
@@ -80,7 +81,7 @@ def date_readings(kind: str, match: re.Match[str]) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     if kind == "ymd":
         out.append((_iso(int(g[0]), int(g[1]), int(g[2])) or "", False))
-    elif kind == "dmy":
+    elif kind in ("dmy", "spaced"):
         y = _year(g[2])
         out.append((_iso(y, int(g[1]), int(g[0])) or "", True))
         out.append((_iso(y, int(g[0]), int(g[1])) or "", False))
@@ -168,15 +169,42 @@ def normalize_address(text: str | None) -> str | None:
     return _WS.sub(" ", s).strip() or None
 
 
-CODE_PATTERN = re.compile(r"\b[A-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?\b|\b\d{5,9}\b")
+ICD10_PATTERN = re.compile(r"(?<![A-Z0-9.])[A-Z][0-9][0-9A-Z](?:\.?[0-9A-Z]{1,4})?(?![A-Z0-9])")
+DIGIT_CODE_PATTERN = re.compile(r"(?<![\d.,$-])\d{5,18}(?![\d.,])")
+CODE_PATTERN = re.compile(ICD10_PATTERN.pattern + "|" + DIGIT_CODE_PATTERN.pattern)
+_ICD_UNDOTTED = re.compile(r"([A-Z][0-9][0-9A-Z])([0-9A-Z]{1,4})")
+
+
+def _code(token: str) -> str:
+    # claim forms print ICD-10-CM codes without the dot (E785 for E78.5)
+    m = _ICD_UNDOTTED.fullmatch(token)
+    return f"{m.group(1)}.{m.group(2)}" if m else token
 
 
 def normalize_codes(text: str | None) -> str | None:
-    """Code lists (ICD-10-CM, SNOMED, CPT): upper case, comma separated, in order."""
+    """Code lists (ICD-10-CM, SNOMED, CPT): upper case, dotted ICD, comma separated."""
     if not text:
         return None
-    parts = [p for p in re.split(r"[\s,;|/]+", text.upper()) if p]
+    parts = [_code(p) for p in re.split(r"[\s,;|/]+", text.upper()) if p]
     return ",".join(dict.fromkeys(parts)) or None
+
+
+_CURRENCIES = {"$": "USD", "US$": "USD", "RM": "MYR", "€": "EUR", "£": "GBP", "S$": "SGD"}
+CURRENCY_PATTERN = re.compile(r"(?<![A-Z])(USD|MYR|EUR|GBP|SGD|US\$|S\$|RM|\$|€|£)(?![A-Z])")
+
+
+def normalize_currency(text: str | None) -> str | None:
+    """A currency as its ISO 4217 code ("$" is read as USD)."""
+    if not text:
+        return None
+    m = CURRENCY_PATTERN.search(text.upper())
+    return _CURRENCIES.get(m.group(1), m.group(1)) if m else None
+
+
+def normalize_category(text: str | None) -> str | None:
+    """Enumerated values (claim type): lower case words."""
+    s = normalize_text(text)
+    return s.lower() if s else None
 
 
 def shape_of(field: str) -> Shape:
@@ -195,6 +223,10 @@ def shape_of(field: str) -> Shape:
         return "codes"
     if field.endswith("address"):
         return "address"
+    if field == "currency":
+        return "currency"
+    if field == "claim_type":
+        return "category"
     return "text"
 
 
@@ -204,6 +236,8 @@ _NORMALIZERS = {
     "codes": normalize_codes,
     "address": normalize_address,
     "text": normalize_text,
+    "currency": normalize_currency,
+    "category": normalize_category,
 }
 
 

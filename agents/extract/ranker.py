@@ -201,7 +201,8 @@ def train_field(
     # Laplace-smoothed: how often a None prediction was right out of fold
     none_conf = (float(absent[~kept].sum()) + 1.0) / (float((~kept).sum()) + 2.0)
     vocab, clf = _fit(examples, seed)
-    recall = np.mean([any(e.labels) for e in examples if e.gold is not None] or [0.0])
+    with_gold = [any(e.labels) for e in examples if e.gold is not None]
+    recall = float(np.mean(with_gold)) if with_gold else 0.0
     metrics = {
         "oof_accuracy": float(np.where(kept, correct, absent).mean()),
         "candidate_recall": float(recall),
