@@ -7,7 +7,11 @@ error's message as the reason, or send it to human review).
 
     InfraError
     ├── RetryableInfraError      transient: the outside world may recover
+    │   └── LlmUnavailable       the LLM server timed out, was unreachable, rate-limited
+    │                            us (429) or failed (5xx); `retry_after_s` when it said
     └── PermanentInfraError      the input or configuration is wrong; retrying is useless
+        ├── LlmRequestRejected   the LLM server refused the request itself (400, 401,
+        │                        404, 422: bad key, unknown model, unsupported schema)
         ├── PdfUnreadable        bytes are not a readable PDF with a text layer
         │                        (`reason`: not_pdf, encrypted, no_text, too_many_pages)
         ├── BrokerError          the embedded tansu broker cannot start or is not running
@@ -61,3 +65,22 @@ class BrokerNotReadyError(BrokerError):
 
 class TopicCreationError(PermanentInfraError):
     """The broker refused to create a topic for a reason other than "already exists"."""
+
+
+class LlmUnavailable(RetryableInfraError):
+    """The LLM server did not answer usefully this time; the same request may succeed."""
+
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after_s: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class LlmRequestRejected(PermanentInfraError):
+    """The LLM server rejected the request (credentials, model name, schema)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
