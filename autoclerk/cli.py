@@ -54,7 +54,7 @@ def worker() -> None:
     if settings.kafka.bootstrap is None:
         console.print("[red]no broker: set AUTOCLERK_KAFKA__BOOTSTRAP (or start one: autoclerk broker)")
         raise typer.Exit(2)
-    run_worker_process(settings)
+    raise typer.Exit(run_worker_process(settings))
 
 
 @app.command()

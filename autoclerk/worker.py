@@ -9,6 +9,7 @@ import signal
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from mode import Service
 from rich.console import Console
 
 from autoclerk.runtime import RETRYABLE, Runtime, ensure_models, open_runtime
@@ -55,6 +56,17 @@ class RuntimeProcessor:
         await self._stack.aclose()
 
 
+class _Closer(Service):
+    """Closes the runtime (engine, checkpointer, batcher) when the worker stops."""
+
+    def __init__(self, processor: RuntimeProcessor) -> None:
+        super().__init__()
+        self._processor = processor
+
+    async def on_stop(self) -> None:
+        await self._processor.close()
+
+
 def run_worker_process(settings: Settings) -> int:
     assert settings.kafka.bootstrap is not None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -74,12 +86,7 @@ def run_worker_process(settings: Settings) -> int:
         concurrency=settings.kafka.concurrency,
         retryable=(RetryableError, *RETRYABLE),
     )
-
-    @app.on_shutdown.connect
-    async def _close(_app: object, **_: object) -> None:
-        await processor.close()
-
-    return run_worker(app=app, loglevel="info")
+    return run_worker(app=app, loglevel="info", services=[_Closer(processor)])
 
 
 def serve_broker(settings: Settings, *, port: int | None, console: Console) -> None:

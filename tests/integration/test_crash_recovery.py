@@ -15,7 +15,7 @@ from sqlmodel import Session
 from autoclerk.publish import publish_events
 from autoclerk.samples import received_event
 from infra.broker import EmbeddedBroker
-from infra.db.engine import make_engine
+from infra.db.engine import make_engine, migrate
 from infra.db.tables import DecisionRow, ReviewTaskRow
 from infra.kafka import ensure_topics
 from schemas.messages import Topics
@@ -30,6 +30,7 @@ def test_sigkill_mid_run_loses_nothing_and_decides_once(tmp_path: Path, trained_
     topics = Topics.with_prefix(prefix)
     db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
     log = tmp_path / "worker.log"
+    migrate(db_url)
     with EmbeddedBroker() as broker:
         asyncio.run(ensure_topics(bootstrap=broker.bootstrap, names=topics.all(), partitions=2))
         env = worker_env(bootstrap=broker.bootstrap, prefix=prefix, db_url=db_url, models_dir=models_dir)
