@@ -3,7 +3,7 @@
 The model copies text; we normalise it with the same normalisers the local
 extractor, gold labels and rules use, and we check it against the document:
 - a value no normaliser accepts becomes None with confidence 0 (never guessed);
-- a value not printed in the document (grounding fails) keeps at most half its
+- a value not printed in the document as whole words (grounding fails) keeps at most half its
   confidence, which is below every default routing threshold, so it goes to review;
 - the evidence (`source`) is found by us in the document, not claimed by the model.
 """
@@ -22,11 +22,19 @@ from schemas.fields import ExtractedField, FieldSource
 UNGROUNDED_BY_DESIGN = frozenset({"claim_type"})
 UNGROUNDED_FACTOR = 0.5
 _NOISE = re.compile(r"[\s,]+")
+_WORD = re.compile(r"\w+")
 
 
 def _key(text: str) -> str:
     # OCR splits lines where labels put commas; neither changes what is printed
     return _NOISE.sub("", text).casefold()
+
+
+def _words(text: str) -> str:
+    """Words only, space-joined and padded, so that a value counts as printed only as
+    whole words ("0" is not printed in "2024") while punctuation, spacing and line
+    breaks do not matter. Conservative: "RM 12.50" is not found in "RM12.50"."""
+    return " " + " ".join(_WORD.findall(text.casefold())) + " "
 
 
 @dataclass
@@ -45,7 +53,7 @@ def build_fields(
     fallback_confidence: float,
 ) -> tuple[dict[str, ExtractedField], FieldReport]:
     report = FieldReport()
-    page_key = _key(document.text)
+    page_words = _words(document.text)
     fields: dict[str, ExtractedField] = {}
     for name, raw in raw_values.items():
         confidence = probabilities.get(name, 0.0) if probabilities is not None else fallback_confidence
@@ -57,7 +65,7 @@ def build_fields(
             report.invalid.append(name)
             fields[name] = ExtractedField(value=None, raw=raw, confidence=0.0)
             continue
-        grounded = name in UNGROUNDED_BY_DESIGN or _key(raw) in page_key
+        grounded = name in UNGROUNDED_BY_DESIGN or _words(raw) in page_words
         if not grounded:
             report.ungrounded.append(name)
             confidence *= UNGROUNDED_FACTOR

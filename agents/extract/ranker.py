@@ -24,6 +24,7 @@ from schemas.document import Document, LabelledDocument
 
 FOLDS = 3
 NEGATIVES_PER_DOCUMENT = 30
+TIE_BREAK = 1e-3
 
 
 @dataclass(slots=True)
@@ -46,7 +47,7 @@ class FieldModel:
     name: str
     shape: Shape
     vocabulary: Vocabulary
-    classifier: HistGradientBoostingClassifier | None
+    classifier: HistGradientBoostingClassifier | _Constant | None
     calibrator: IsotonicRegression | None
     none_threshold: float = 0.0
     none_confidence: float = 0.5
@@ -64,12 +65,22 @@ class FieldModel:
     def confidence(self, score: float) -> float:
         if self.calibrator is None:
             return float(score)
-        return float(np.clip(self.calibrator.predict([score])[0], 0.0, 1.0))
+        calibrated = float(self.calibrator.predict([score])[0])
+        # Isotonic steps tie many documents; the raw score orders them within a step
+        # (by at most TIE_BREAK, far below any calibration error we can measure).
+        return float(np.clip(calibrated - TIE_BREAK * (1.0 - score), 0.0, 1.0))
+
+
+class _Constant:
+    """Scorer for a field whose every candidate was right in training (one value)."""
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return np.tile([0.0, 1.0], (len(x), 1))
 
 
 def _top(
     vocabulary: Vocabulary,
-    classifier: HistGradientBoostingClassifier | None,
+    classifier: HistGradientBoostingClassifier | _Constant | None,
     described: list[Described],
     candidates: list[Candidate],
 ) -> Pick:
@@ -78,7 +89,7 @@ def _top(
 
 def _tops(
     vocabulary: Vocabulary,
-    classifier: HistGradientBoostingClassifier | None,
+    classifier: HistGradientBoostingClassifier | _Constant | None,
     batch: Sequence[tuple[list[Described], list[Candidate]]],
 ) -> list[Pick]:
     """Best candidate of each document, scored in one call (per-call overhead dominates)."""
@@ -111,11 +122,15 @@ def _examples(
     return out
 
 
-def _fit(examples: Sequence[_Example], seed: int) -> tuple[Vocabulary, HistGradientBoostingClassifier | None]:
+def _fit(
+    examples: Sequence[_Example], seed: int
+) -> tuple[Vocabulary, HistGradientBoostingClassifier | _Constant | None]:
     described, labels = _sample(examples, seed)
     vocabulary = Vocabulary.learn(described, labels)
-    if not any(labels) or all(labels):
+    if not any(labels):
         return vocabulary, None
+    if all(labels):
+        return vocabulary, _Constant()
     classifier = HistGradientBoostingClassifier(
         max_iter=120,
         learning_rate=0.1,
