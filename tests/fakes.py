@@ -3,10 +3,15 @@ cannot drift: each is checked against its Protocol in tests/unit/test_fakes.py."
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from schemas.document import Document
 from schemas.fields import ExtractedField, Extraction, FieldSource
+from schemas.llm import Completion
 from schemas.verdicts import ReferenceFacts, RuleReason, RuleResult, TriageResult
 
 
@@ -67,3 +72,40 @@ class FakeRules:
             reason = RuleReason(code="over_limit", message="total over 1000", severity="reject")
             return RuleResult(rules_version=self.version, outcome="reject", reasons=[reason])
         return RuleResult(rules_version=self.version, outcome="approve")
+
+
+class FakeChatClient:
+    """`agents.extract.llm.ChatClient` answering from a script of completions or
+    exceptions (the last entry repeats); records calls and peak concurrency."""
+
+    def __init__(self, *outcomes: Completion | BaseException, delay_s: float = 0.0) -> None:
+        self.outcomes: deque[Completion | BaseException] = deque(outcomes)
+        self.delay_s = delay_s
+        self.calls: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.peak = 0
+        self.closed = False
+
+    async def complete(
+        self,
+        *,
+        messages: Sequence[Mapping[str, str]],
+        schema_name: str,
+        json_schema: Mapping[str, Any],
+        model: str,
+    ) -> Completion:
+        self.calls.append({"messages": messages, "schema_name": schema_name, "model": model})
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            outcome = self.outcomes.popleft() if len(self.outcomes) > 1 else self.outcomes[0]
+        finally:
+            self.in_flight -= 1
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def aclose(self) -> None:
+        self.closed = True

@@ -110,7 +110,9 @@ class ScriptedLlmServer:
                 message["content"] = reply.content
             else:
                 message["content"], tokens = answer(body, reply)
-                logprobs = {"content": tokens, "refusal": None} if reply.logprobs and body.get("logprobs") else None
+                logprobs = (
+                    {"content": tokens, "refusal": None} if reply.logprobs and body.get("logprobs") else None
+                )
         prompt = sum(len(m["content"]) for m in body["messages"]) // 4
         completion = len(message["content"] or reply.refusal or "") // 4
         return JSONResponse(
@@ -120,7 +122,12 @@ class ScriptedLlmServer:
                 "created": int(time.time()),
                 "model": body["model"],
                 "choices": [
-                    {"index": 0, "message": message, "logprobs": logprobs, "finish_reason": reply.finish_reason}
+                    {
+                        "index": 0,
+                        "message": message,
+                        "logprobs": logprobs,
+                        "finish_reason": reply.finish_reason,
+                    }
                 ],
                 "usage": {
                     "prompt_tokens": prompt,
@@ -137,8 +144,14 @@ class ScriptedLlmServer:
         sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
         config = uvicorn.Config(
-            app, log_level="warning", lifespan="off", ws="none", http="h11",
-            timeout_graceful_shutdown=1, backlog=1024, limit_concurrency=None,
+            app,
+            log_level="warning",
+            lifespan="off",
+            ws="none",
+            http="h11",
+            timeout_graceful_shutdown=1,
+            backlog=1024,
+            limit_concurrency=None,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True)
