@@ -1,0 +1,57 @@
+"""Errors of the review UI and API.
+
+    ReviewError
+    ├── NotAuthenticated      401: no session, a bad cookie or an unknown token
+    ├── Forbidden             403: the role does not allow it, or the CSRF token is missing/wrong
+    ├── NotFound              404: no such task or document
+    ├── Conflict              409: permanent for this request; retrying will not help
+    │   ├── NotLeased             the task is not leased by you (never, expired, or taken over)
+    │   ├── AlreadySubmitted      the task already has a submission (duplicate or late completion)
+    │   └── TaskClosed            the worker already completed the task
+    ├── Invalid               422: a well-formed request the domain refuses (bad field, mixed reasons)
+    └── PublishFailed         503: retryable; the broker did not take review.completed, nothing recorded
+
+Each maps to one HTTP status in `review.app` and nowhere else.
+"""
+
+from __future__ import annotations
+
+
+class ReviewError(Exception):
+    status_code = 500
+
+
+class NotAuthenticated(ReviewError):
+    status_code = 401
+
+
+class Forbidden(ReviewError):
+    status_code = 403
+
+
+class NotFound(ReviewError):
+    status_code = 404
+
+
+class Conflict(ReviewError):
+    status_code = 409
+
+
+class NotLeased(Conflict):
+    pass
+
+
+class AlreadySubmitted(Conflict):
+    pass
+
+
+class TaskClosed(Conflict):
+    pass
+
+
+class Invalid(ReviewError):
+    status_code = 422
+
+
+class PublishFailed(ReviewError):
+    status_code = 503

@@ -1,0 +1,221 @@
+"""The review queue: listing, leasing and handing tasks over.
+
+A lease gives one reviewer a task for a bounded time. On PostgreSQL the next task
+is picked with `FOR UPDATE SKIP LOCKED`, so concurrent reviewers never wait on or
+take the same row; on SQLite (one writer at a time) a conditional UPDATE that only
+succeeds while the task is free, checked by its rowcount, does the same job.
+A task with a submission is out of the queue even while it is still 'open': the
+worker has not consumed the `review.completed` yet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from infra.db.tables import ReviewEventRow, ReviewSubmissionRow, ReviewTaskRow, ReviewUserRow
+from review.auth import Principal
+from review.errors import Invalid, NotFound, NotLeased, TaskClosed
+
+T = ReviewTaskRow
+
+
+class QueueFilter(BaseModel):
+    kind: str | None = None
+    reason: str | None = None
+    min_priority: int | None = Field(default=None, ge=0, le=100)
+    min_age_hours: float | None = Field(default=None, ge=0)
+    assignee: str | None = Field(default=None, description="a username, or '-' for unassigned")
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+
+class TaskSummary(BaseModel):
+    task_id: str
+    document_id: str
+    kind: str
+    priority: int
+    due_at: datetime
+    created_at: datetime
+    primary_reason: str
+    reasons: list[dict[str, Any]]
+    assignee: str | None
+    lease_expires_at: datetime | None
+
+
+def _unsubmitted() -> ColumnElement[bool]:
+    return ~exists().where(col(ReviewSubmissionRow.task_id) == col(T.task_id))
+
+
+def _free(now: datetime) -> ColumnElement[bool]:
+    return or_(col(T.assignee).is_(None), col(T.lease_expires_at).is_(None), col(T.lease_expires_at) < now)
+
+
+def _in_queue() -> ColumnElement[bool]:
+    return and_(col(T.status) == "open", _unsubmitted())
+
+
+async def list_tasks(s: AsyncSession, *, f: QueueFilter, now: datetime) -> list[TaskSummary]:
+    q = select(T).where(_in_queue())
+    if f.kind:
+        q = q.where(col(T.kind) == f.kind)
+    if f.reason:
+        q = q.where(col(T.primary_reason) == f.reason)
+    if f.min_priority is not None:
+        q = q.where(col(T.priority) >= f.min_priority)
+    if f.min_age_hours is not None:
+        q = q.where(col(T.created_at) <= now - timedelta(hours=f.min_age_hours))
+    if f.assignee == "-":
+        q = q.where(_free(now))
+    elif f.assignee:
+        q = q.where(col(T.assignee) == f.assignee, col(T.lease_expires_at) >= now)
+    q = q.order_by(col(T.priority).desc(), col(T.due_at)).limit(f.limit).offset(f.offset)
+    rows = (await s.execute(q)).scalars().all()
+    return [TaskSummary.model_validate(r, from_attributes=True) for r in rows]
+
+
+async def queue_facets(s: AsyncSession) -> dict[str, list[str]]:
+    """Values for the filter menus: kinds and primary reasons present in the queue."""
+    kinds = (await s.execute(select(col(T.kind)).where(col(T.status) == "open").distinct())).scalars().all()
+    reasons = (
+        await s.execute(select(col(T.primary_reason)).where(col(T.status) == "open").distinct())
+    ).scalars()
+    return {"kinds": sorted(kinds), "reasons": sorted(reasons.all())}
+
+
+def _event(task: str, document: str, actor: str, action: str, **detail: Any) -> ReviewEventRow:
+    return ReviewEventRow(task_id=task, document_id=document, actor=actor, action=action, detail=detail)
+
+
+async def _held(s: AsyncSession, *, reviewer: str, now: datetime) -> str | None:
+    q = (
+        select(col(T.task_id))
+        .where(_in_queue(), col(T.assignee) == reviewer, col(T.lease_expires_at) >= now)
+        .limit(1)
+    )
+    return (await s.execute(q)).scalar_one_or_none()
+
+
+async def next_task(s: AsyncSession, *, reviewer: str, now: datetime, lease_s: float) -> str | None:
+    """Lease the most urgent free task to `reviewer`; a task they already hold comes first."""
+    async with s.begin():
+        held = await _held(s, reviewer=reviewer, now=now)
+        if held is not None:
+            return held
+        pick = select(col(T.task_id), col(T.document_id)).where(_in_queue(), _free(now))
+        pick = pick.order_by(col(T.priority).desc(), col(T.due_at))
+        if s.get_bind().dialect.name == "postgresql":
+            row = (await s.execute(pick.limit(1).with_for_update(skip_locked=True, of=T))).first()
+            candidates = [row] if row else []
+        else:
+            candidates = list((await s.execute(pick.limit(8))).all())
+        for task_id, document_id in candidates:
+            if await _take(s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s):
+                s.add(_event(task_id, document_id, reviewer, "leased", lease_s=lease_s))
+                return str(task_id)
+    return None
+
+
+async def _take(s: AsyncSession, *, task_id: str, reviewer: str, now: datetime, lease_s: float) -> bool:
+    # The WHERE repeats the freedom test: on SQLite this is the whole lock.
+    won = await s.execute(
+        update(T)
+        .where(col(T.task_id) == task_id, _in_queue(), or_(_free(now), col(T.assignee) == reviewer))
+        .values(assignee=reviewer, lease_expires_at=now + timedelta(seconds=lease_s))
+    )
+    return won.rowcount == 1  # type: ignore[attr-defined]
+
+
+async def claim(s: AsyncSession, *, task_id: str, reviewer: str, now: datetime, lease_s: float) -> None:
+    """Lease one named task (or renew your own lease on it)."""
+    async with s.begin():
+        task = await _task(s, task_id)
+        if not await _take(s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s):
+            raise NotLeased(f"task {task_id} is leased by {task.assignee} or no longer in the queue")
+        s.add(_event(task_id, task.document_id, reviewer, "leased", lease_s=lease_s))
+
+
+async def _task(s: AsyncSession, task_id: str) -> ReviewTaskRow:
+    task = await s.get(T, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if task.status != "open":
+        raise TaskClosed(f"task {task_id} is already {task.status}")
+    return task
+
+
+def holds_lease(task: ReviewTaskRow, *, reviewer: str, now: datetime) -> bool:
+    return task.assignee == reviewer and task.lease_expires_at is not None and task.lease_expires_at >= now
+
+
+async def release(s: AsyncSession, *, task_id: str, actor: Principal, now: datetime) -> None:
+    async with s.begin():
+        task = await _task(s, task_id)
+        if not holds_lease(task, reviewer=actor.username, now=now) and not actor.has("lead"):
+            raise NotLeased(f"task {task_id} is not leased by you")
+        await s.execute(
+            update(T).where(col(T.task_id) == task_id).values(assignee=None, lease_expires_at=None)
+        )
+        s.add(_event(task_id, task.document_id, actor.username, "released", previous=task.assignee))
+
+
+async def reassign(
+    s: AsyncSession, *, task_id: str, actor: Principal, assignee: str, now: datetime, lease_s: float
+) -> None:
+    actor.require("lead")
+    async with s.begin():
+        task = await _task(s, task_id)
+        user = await s.get(ReviewUserRow, assignee)
+        if user is None or not user.active:
+            raise Invalid(f"no active user {assignee!r}")
+        until = now + timedelta(seconds=lease_s)
+        await s.execute(
+            update(T)
+            .where(col(T.task_id) == task_id, _in_queue())
+            .values(assignee=assignee, lease_expires_at=until)
+        )
+        s.add(
+            _event(
+                task_id, task.document_id, actor.username, "reassigned", previous=task.assignee, to=assignee
+            )
+        )
+
+
+async def escalate(s: AsyncSession, *, task_id: str, actor: Principal, reason: str, now: datetime) -> None:
+    """Hand a task to the leads: top priority, lease dropped, reason on record."""
+    if not reason.strip():
+        raise Invalid("escalating needs a reason")
+    async with s.begin():
+        task = await _task(s, task_id)
+        if not holds_lease(task, reviewer=actor.username, now=now) and not actor.has("lead"):
+            raise NotLeased(f"task {task_id} is not leased by you")
+        await s.execute(
+            update(T)
+            .where(col(T.task_id) == task_id)
+            .values(priority=100, assignee=None, lease_expires_at=None)
+        )
+        s.add(
+            _event(
+                task_id, task.document_id, actor.username, "escalated", reason=reason, priority=task.priority
+            )
+        )
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    open: int
+    leased: int
+
+
+async def queue_depth(s: AsyncSession, *, now: datetime) -> QueueDepth:
+    total = (await s.execute(select(func.count()).select_from(T).where(_in_queue()))).scalar_one()
+    leased = (
+        await s.execute(select(func.count()).select_from(T).where(_in_queue(), ~_free(now)))
+    ).scalar_one()
+    return QueueDepth(open=int(total), leased=int(leased))
