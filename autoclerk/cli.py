@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from autoclerk.review_cli import review_app, users_app
 from infra.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -19,6 +20,8 @@ reference_app = typer.Typer(no_args_is_help=True, help="Reference (master) data 
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(train_app, name="train")
 app.add_typer(reference_app, name="reference")
+app.add_typer(review_app, name="review")
+app.add_typer(users_app, name="users")
 console = Console()
 
 

@@ -37,7 +37,8 @@
   function submitWith(outcome) {
     var form = document.getElementById("review-form");
     var button = form && form.querySelector('button[value="' + outcome + '"]');
-    if (button) { form.requestSubmit(button); }
+    // A real click: both htmx and a plain form post then send the button's outcome.
+    if (button) { button.click(); }
   }
 
   function askReason(outcome) {
