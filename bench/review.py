@@ -6,7 +6,8 @@ Seeds open review tasks (with documents, extraction, triage and rule results) an
 10,000 decisions spread over 14 days, then times requests through the ASGI app in
 process (httpx ASGITransport: no network, so this is server time plus a thin client):
 the queue page, a filtered queue page, the task page, the dashboard, and next-task
-(once holding a lease, and as a lease + release pair that takes a fresh task each time). Prints p50/p99 in ms, JSON.
+(once holding a lease, and as a lease + release pair that takes a fresh task each
+time). Prints p50/p99 in ms, JSON.
 """
 
 from __future__ import annotations
