@@ -167,3 +167,23 @@ class ScriptedLlmServer:
         assert self._server is not None and self._thread is not None
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+
+def main() -> None:
+    """Serve in a process of its own (benchmarks): prints the base URL, runs until
+    stdin closes, answers every request after --latency-ms with a fixed invoice."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--latency-ms", type=float, default=300.0)
+    parser.add_argument("--fields", default="{}", help="JSON object of field values to answer")
+    args = parser.parse_args()
+    reply = Reply(fields=json.loads(args.fields), delay_s=args.latency_ms / 1000)
+    with ScriptedLlmServer(default=reply) as server:
+        print(server.url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()
