@@ -178,3 +178,19 @@ async def test_a_value_counts_as_printed_only_as_whole_words() -> None:
     assert result.fields["tax"].confidence == pytest.approx(0.5)
     assert result.fields["issue_date"].confidence == pytest.approx(0.5)
     assert result.notes["ungrounded_fields"] == "total"
+
+
+def test_backoff_waits_at_least_what_the_server_asked_for() -> None:
+    from tenacity import RetryCallState
+
+    from agents.extract.llm import _Backoff
+
+    class RateLimited(Exception):
+        retry_after_s = 2.0
+
+    backoff = _Backoff(initial_s=0.001, max_s=0.002)
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.set_exception((RateLimited, RateLimited(), None))
+    assert backoff(state) == 2.0
+    state.set_exception((Transient, Transient(), None))
+    assert 0 <= backoff(state) <= 0.002
