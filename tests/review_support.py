@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
+import socket
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from pydantic import SecretStr
@@ -19,6 +24,7 @@ from sqlmodel import Session
 
 from infra.db.engine import make_async_engine, make_engine, migrate
 from infra.db.tables import DocumentRow, ExtractionRow, ReviewTaskRow, ReviewUserRow, RuleResultRow, TriageRow
+from infra.kafka import make_consumer
 from infra.settings import Settings
 from review.app import create_app
 from review.publish import Publisher
@@ -198,3 +204,43 @@ def payloads(pub: RecordingPublisher) -> list[dict[str, Any]]:
     import json
 
     return [json.loads(v) for _, _, v in pub.sent]
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """The app on a real 127.0.0.1 port in a thread; yields its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+async def find_message(
+    *, bootstrap: str, topic: str, timeout_s: float, match: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The first message on `topic` (from the start) whose decoded value matches."""
+    consumer = make_consumer(topic, bootstrap=bootstrap, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    deadline = time.monotonic() + timeout_s
+    try:
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            for messages in batch.values():
+                for m in messages:
+                    value = json.loads(m.value)
+                    if match(value):
+                        return {"key": m.key, "value": value}
+        raise AssertionError(f"no matching message on {topic} within {timeout_s}s")
+    finally:
+        await consumer.stop()
