@@ -11,11 +11,15 @@ from pathlib import Path
 import psycopg
 import sqlalchemy.exc
 
+from agents.extract.errors import ModelArtifactError
+from agents.extract.llm import LlmExtractor
 from agents.extract.local import LocalExtractor, train_local_extractor
+from agents.ports import Extractor
 from agents.routing import RoutingPolicy
 from agents.service import DocumentService
 from agents.triage.runtime import OnnxTriageClassifier
 from agents.triage.train import train_triage
+from autoclerk.llm_wiring import build_llm_extractor
 from autoclerk.models import current, train_and_promote, training_documents
 from autoclerk.wiring import Adapters, Database, build_service, open_database
 from infra.errors import RetryableInfraError
@@ -34,13 +38,23 @@ RETRYABLE: tuple[type[BaseException], ...] = (
 )
 
 
+def _extractor_usable(path: Path) -> bool:
+    try:
+        LocalExtractor.load(path)
+    except ModelArtifactError:
+        return False
+    return True
+
+
 def ensure_models(settings: Settings, *, log: Callable[[str], None] = print) -> dict[str, Path]:
-    """Train what is missing from the shipped data's training split."""
+    """Train what is missing, or what this code can no longer load (a feature-version
+    change), from the shipped data's training split."""
     found: dict[str, Path] = {}
     docs = None
+    checks: dict[str, Callable[[Path], bool]] = {"extractor": _extractor_usable, "triage": lambda p: True}
     for name, trainer in (("extractor", train_local_extractor), ("triage", train_triage)):
         path = current(settings.models.dir, name)
-        if path is None:
+        if path is None or not checks[name](path):
             docs = docs if docs is not None else training_documents(settings.data_dir)
             log(f"training {name} on {len(docs)} labelled documents …")
             path = train_and_promote(
@@ -71,9 +85,15 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
         max_wait_ms=settings.models.triage_max_wait_ms,
         prefer_gpu=settings.models.prefer_gpu,
     )
+    # The LLM when one is configured; otherwise the trained local model (no network).
+    extractor: Extractor = (
+        build_llm_extractor(settings.llm)
+        if settings.llm.enabled
+        else LocalExtractor.load(models["extractor"])
+    )
     adapters = Adapters(
         triage=triage,
-        extractor=LocalExtractor.load(models["extractor"]),
+        extractor=extractor,
         rules=ZenRulesEvaluator.load(settings.rules_dir),
         parse_pdf=_pdf,
         routing=RoutingPolicy.load(
@@ -98,3 +118,5 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
             yield Runtime(service=service, database=db, topics=topics, triage=triage)
         finally:
             await triage.close()
+            if isinstance(extractor, LlmExtractor):
+                await extractor.aclose()

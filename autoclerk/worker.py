@@ -40,7 +40,12 @@ class RuntimeProcessor:
             self._lock = self._lock or asyncio.Lock()
             async with self._lock:
                 if self._runtime is None:
-                    self._runtime = await self._stack.enter_async_context(open_runtime(self._settings))
+                    try:
+                        self._runtime = await self._stack.enter_async_context(open_runtime(self._settings))
+                    except Exception as exc:
+                        # Not the message's fault: never dead-letter it. Retrying, then
+                        # stopping unacknowledged, leaves it for a healthy worker.
+                        raise RetryableError(f"worker runtime unavailable: {exc!r}") from exc
         return self._runtime
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
@@ -67,6 +72,13 @@ class _Closer(Service):
         await self._processor.close()
 
 
+async def _preflight(settings: Settings) -> None:
+    """Open and close the runtime once, so a bad model or database stops the worker
+    at start with a clear error instead of at its first message."""
+    async with open_runtime(settings):
+        pass
+
+
 def run_worker_process(settings: Settings) -> int:
     assert settings.kafka.bootstrap is not None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -77,6 +89,7 @@ def run_worker_process(settings: Settings) -> int:
             bootstrap=settings.kafka.bootstrap, names=topics.all(), partitions=settings.kafka.partitions
         )
     )
+    asyncio.run(_preflight(settings))
     processor = RuntimeProcessor(settings)
     app = build_app(
         bootstrap=settings.kafka.bootstrap,
