@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +13,7 @@ import typer
 from rich.console import Console
 
 from autoclerk.review_cli import review_app, users_app
+from autoclerk.routing_cli import routing_app
 from infra.settings import Settings
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -22,6 +25,7 @@ app.add_typer(train_app, name="train")
 app.add_typer(reference_app, name="reference")
 app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
+app.add_typer(routing_app, name="routing")
 console = Console()
 
 
@@ -40,12 +44,21 @@ def run(
     limit: Annotated[int | None, typer.Option(help="publish only the first N sample documents")] = None,
     fresh: Annotated[bool, typer.Option(help="start from an empty SQLite database")] = True,
     timeout: Annotated[float, typer.Option(help="seconds to wait for all outcomes")] = 900.0,
+    serve: Annotated[
+        bool | None, typer.Option(help="then serve the review UI until Ctrl-C (default: on a terminal)")
+    ] = None,
 ) -> None:
     """Main job: embedded broker + worker, publish the shipped sample, print the summary."""
     from autoclerk.demo import demo_run
 
     settings = Settings()
-    asyncio.run(demo_run(settings=settings, limit=limit, fresh=fresh, console=console, timeout_s=timeout))
+    serve = sys.stdout.isatty() if serve is None else serve
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            demo_run(
+                settings=settings, limit=limit, fresh=fresh, console=console, timeout_s=timeout, serve=serve
+            )
+        )
 
 
 @app.command()

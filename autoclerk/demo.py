@@ -93,7 +93,7 @@ def stop_worker(worker: subprocess.Popen[bytes], *, timeout_s: float = 15.0) -> 
 
 
 async def demo_run(
-    *, settings: Settings, limit: int | None, fresh: bool, console: Console, timeout_s: float
+    *, settings: Settings, limit: int | None, fresh: bool, console: Console, timeout_s: float, serve: bool
 ) -> RunSummary:
     if fresh:
         _reset_sqlite(settings.db.url)
@@ -124,5 +124,9 @@ async def demo_run(
         summary = await wait_for_outcomes(
             settings=settings, expected=sent, worker=worker, console=console, timeout_s=timeout_s
         )
-    console.print(summary_table(summary, published=sent))
+        console.print(summary_table(summary, published=sent))
+        if serve:
+            from autoclerk.demo_review import serve_review
+
+            await serve_review(settings=settings, bootstrap=bootstrap, console=console)
     return summary

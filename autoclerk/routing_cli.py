@@ -1,0 +1,189 @@
+"""`autoclerk routing fit`: routing thresholds fitted to a target error on held-out data.
+
+The extractor scored here must not have seen the documents it is scored on: we use
+the promoted (CURRENT) local extractor only when its metadata shows it trained on
+exactly the declared train split, and train one on that split when none exists yet.
+Its predictions on the declared test split are cut in two by hash: thresholds are
+fitted on one half, and the straight-through rate and error are reported on the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from agents.routing import MANDATORY
+from feedback.routing_fit import (
+    NEVER_AUTO,
+    fit_thresholds,
+    heldout_report,
+    split_in_two,
+    thresholds_file,
+    write_json_atomic,
+)
+from infra.settings import Settings
+from schemas.document import LabelledDocument
+
+if TYPE_CHECKING:
+    from agents.extract.local import LocalExtractor
+
+routing_app = typer.Typer(no_args_is_help=True, help="Routing thresholds.")
+console = Console()
+
+
+class UnverifiedModelError(Exception):
+    """The promoted extractor may have trained on the documents we would score it on."""
+
+
+def labelled_documents(data_dir: Path) -> list[LabelledDocument]:
+    """Every shipped labelled document (both splits), as `autoclerk.models` loads them."""
+    from feedback.datasets import load_labelled_jsonl, load_sroie
+
+    docs = load_sroie(data_dir / "sroie" / "train.jsonl")
+    claims = data_dir / "samples" / "claims.jsonl"
+    if claims.exists():
+        docs += load_labelled_jsonl(claims)
+    return docs
+
+
+def training_hash(documents: Sequence[LabelledDocument]) -> str:
+    # Mirrors the hash `train_local_extractor` records as `training_data_sha256`; if the
+    # two ever drift, the check below refuses the model rather than trusting it.
+    h = hashlib.sha256()
+    for doc in sorted(documents, key=lambda d: d.document_id):
+        h.update(doc.model_dump_json(exclude={"split"}).encode())
+    return h.hexdigest()
+
+
+def held_out_extractor(
+    *, models_dir: Path, train: Sequence[LabelledDocument], log: Any = print
+) -> LocalExtractor:
+    """The CURRENT extractor if it trained on exactly `train`; a new one if none exists."""
+    # imported here: scikit-learn and friends cost a second at every CLI start
+    from agents.extract.local import LocalExtractor, train_local_extractor
+    from autoclerk.models import current, train_and_promote
+
+    path = current(models_dir, "extractor")
+    if path is None:
+        log(f"no extractor yet: training on the {len(train)} documents of the train split …")
+        path = train_and_promote(
+            models_dir=models_dir, name="extractor", trainer=train_local_extractor, documents=train
+        )
+    extractor = LocalExtractor.load(path)
+    if extractor.metadata.get("training_data_sha256") != training_hash(train):
+        raise UnverifiedModelError(
+            f"{path.name} did not train on exactly the declared train split "
+            f"({extractor.metadata.get('documents')} vs {len(train)} documents): its test "
+            "scores would not be held out; run `autoclerk train extractor` first"
+        )
+    return extractor
+
+
+def fit_routing(
+    *,
+    models_dir: Path,
+    data_dir: Path,
+    target_error: float,
+    max_risk: float,
+    min_support: int = 30,
+    confidence: float = 0.95,
+    log: Any = print,
+) -> dict[str, object]:
+    """Fit on one half of the test split, report on the other; returns the file's JSON."""
+    from feedback.datasets import split_documents
+    from feedback.evaluation import predict
+
+    train, test = split_documents(labelled_documents(data_dir))
+    extractor = held_out_extractor(models_dir=models_dir, train=train, log=log)
+    mandatory = dict(MANDATORY)
+    fit_docs, report_docs = split_in_two(test)
+    predictions = asyncio.run(predict(extractor=extractor, documents=test))
+    fitted = fit_thresholds(
+        predictions=[predictions[d.document_id] for d in fit_docs],
+        gold=fit_docs,
+        target_error=target_error,
+        mandatory=mandatory,
+        min_support=min_support,
+        confidence=confidence,
+    )
+    heldout = heldout_report(
+        thresholds=fitted.thresholds(),
+        predictions=[predictions[d.document_id] for d in report_docs],
+        gold=report_docs,
+        mandatory=mandatory,
+        confidence=confidence,
+    )
+    protocol = (
+        f"extractor trained on the declared train split ({len(train)} documents); its "
+        f"predictions on the test split ({len(test)}) cut in two by hash: thresholds fitted "
+        f"on {len(fit_docs)}, straight-through measured on the other {len(report_docs)}"
+    )
+    return thresholds_file(
+        fitted=fitted, heldout=heldout, model_version=extractor.version, max_risk=max_risk,
+        protocol=protocol,
+    )
+
+
+def _threshold_text(t: float) -> str:
+    return "never" if t >= NEVER_AUTO else f"{t:.3f}"
+
+
+def render(data: dict[str, Any]) -> list[Table]:
+    report = data["report"]
+    fields = Table(title=f"fitted thresholds ({report['model_version']}, target error "
+                   f"{report['fit']['target_error']}, {report['fit']['confidence']:.0%} bound)")
+    for col in ("kind", "field", "threshold", "predicted", "accepted", "errors", "error bound", "note"):
+        fields.add_column(col)
+    for f in report["fit"]["fields"]:
+        bound = "" if f["error_bound"] is None else f"{f['error_bound']:.4f}"
+        fields.add_row(
+            f["kind"], f["field"], _threshold_text(f["threshold"]), str(f["candidates"]),
+            str(f["support"]), str(f["errors"]), bound, f["fallback"] or "",
+        )
+    held = Table(title="held-out documents, all thresholds together (extraction only)")
+    for col in ("kind", "documents", "straight through", "STP rate", "errors", "error rate", "error bound"):
+        held.add_column(col)
+    for k in report["heldout"]["kinds"]:
+        bound = "" if k["error_bound"] is None else f"{k['error_bound']:.4f}"
+        held.add_row(
+            k["kind"], str(k["documents"]), str(k["straight_through"]),
+            f"{k['straight_through_rate']:.1%}", str(k["errors"]), f"{k['error_rate']:.2%}", bound,
+        )
+    return [fields, held]
+
+
+@routing_app.command("fit")
+def fit_cmd(
+    target_error: Annotated[
+        float | None, typer.Option(help="largest error rate of what goes straight through [settings: 0.01]")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="default: <models.dir>/routing/thresholds.json")] = None,
+    min_support: Annotated[int, typer.Option(help="fewest accepted predictions to fit a threshold")] = 30,
+) -> None:
+    """Fit per-field confidence thresholds on held-out predictions and write them."""
+    s = Settings()
+    target = s.routing.target_error if target_error is None else target_error
+    if not 0 < target < 1:
+        raise typer.BadParameter("target error must be between 0 and 1")
+    try:
+        data = fit_routing(
+            models_dir=s.models.dir, data_dir=s.data_dir, target_error=target,
+            max_risk=s.routing.max_risk, min_support=min_support, log=console.print,
+        )
+    except UnverifiedModelError as exc:
+        console.print(f"[red]{exc}")
+        raise typer.Exit(2) from exc
+    path = out or s.models.dir / "routing" / "thresholds.json"
+    write_json_atomic(data, path)
+    for table in render(data):
+        console.print(table)
+    console.print(f"wrote {path} (version {data['version']})")
+    if s.llm.enabled:
+        console.print("[yellow]an LLM extractor is configured: these thresholds are the local model's")
