@@ -126,7 +126,10 @@ def fit_routing(
         f"on {len(fit_docs)}, straight-through measured on the other {len(report_docs)}"
     )
     return thresholds_file(
-        fitted=fitted, heldout=heldout, model_version=extractor.version, max_risk=max_risk,
+        fitted=fitted,
+        heldout=heldout,
+        model_version=extractor.version,
+        max_risk=max_risk,
         protocol=protocol,
     )
 
@@ -137,15 +140,23 @@ def _threshold_text(t: float) -> str:
 
 def render(data: dict[str, Any]) -> list[Table]:
     report = data["report"]
-    fields = Table(title=f"fitted thresholds ({report['model_version']}, target error "
-                   f"{report['fit']['target_error']}, {report['fit']['confidence']:.0%} bound)")
+    fields = Table(
+        title=f"fitted thresholds ({report['model_version']}, target error "
+        f"{report['fit']['target_error']}, {report['fit']['confidence']:.0%} bound)"
+    )
     for col in ("kind", "field", "threshold", "predicted", "accepted", "errors", "error bound", "note"):
         fields.add_column(col)
     for f in report["fit"]["fields"]:
         bound = "" if f["error_bound"] is None else f"{f['error_bound']:.4f}"
         fields.add_row(
-            f["kind"], f["field"], _threshold_text(f["threshold"]), str(f["candidates"]),
-            str(f["support"]), str(f["errors"]), bound, f["fallback"] or "",
+            f["kind"],
+            f["field"],
+            _threshold_text(f["threshold"]),
+            str(f["candidates"]),
+            str(f["support"]),
+            str(f["errors"]),
+            bound,
+            f["fallback"] or "",
         )
     held = Table(title="held-out documents, all thresholds together (extraction only)")
     for col in ("kind", "documents", "straight through", "STP rate", "errors", "error rate", "error bound"):
@@ -153,8 +164,13 @@ def render(data: dict[str, Any]) -> list[Table]:
     for k in report["heldout"]["kinds"]:
         bound = "" if k["error_bound"] is None else f"{k['error_bound']:.4f}"
         held.add_row(
-            k["kind"], str(k["documents"]), str(k["straight_through"]),
-            f"{k['straight_through_rate']:.1%}", str(k["errors"]), f"{k['error_rate']:.2%}", bound,
+            k["kind"],
+            str(k["documents"]),
+            str(k["straight_through"]),
+            f"{k['straight_through_rate']:.1%}",
+            str(k["errors"]),
+            f"{k['error_rate']:.2%}",
+            bound,
         )
     return [fields, held]
 
@@ -174,8 +190,12 @@ def fit_cmd(
         raise typer.BadParameter("target error must be between 0 and 1")
     try:
         data = fit_routing(
-            models_dir=s.models.dir, data_dir=s.data_dir, target_error=target,
-            max_risk=s.routing.max_risk, min_support=min_support, log=console.print,
+            models_dir=s.models.dir,
+            data_dir=s.data_dir,
+            target_error=target,
+            max_risk=s.routing.max_risk,
+            min_support=min_support,
+            log=console.print,
         )
     except UnverifiedModelError as exc:
         console.print(f"[red]{exc}")
