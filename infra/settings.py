@@ -55,6 +55,12 @@ class ReviewSettings(BaseModel):
     port: int = 8765
     sla_hours: float = 24.0
     secret_key: SecretStr | None = None
+    second_review_share: float = Field(
+        default=0.1, ge=0, le=1, description="share of tasks, chosen by task-id hash, that need two reviewers"
+    )
+    second_review_amount: float = Field(
+        default=5000.0, ge=0, description="tasks with a total / claimed amount above this need two reviewers"
+    )
 
     @field_validator("secret_key")
     @classmethod

@@ -6,12 +6,14 @@ review/errors.py; a duplicate or late completion is a 409.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from review import queue, tasks
+from review.agreement import Agreement, agreement
 from review.app import ctx, principal
 from review.audit import DocumentAudit, document_audit
 from review.auth import ROLES, Principal, Role, create_token, create_user
@@ -28,7 +30,10 @@ class Leased(BaseModel):
 
 class Submitted(BaseModel):
     task_id: str
-    event_id: str
+    stage: str = Field(
+        description="final (published), second (awaits another reviewer), reconcile (awaits a lead)"
+    )
+    event_id: str | None = Field(description="the review.completed event; None until the answer is final")
     corrections: list[dict[str, Any]]
 
 
@@ -72,7 +77,9 @@ async def list_tasks(request: Request, actor: Actor, f: Annotated[queue.QueueFil
 async def next_task(request: Request, actor: Actor) -> Any:
     c = ctx(request)
     async with c.session(write=True) as s:
-        task_id = await queue.next_task(s, reviewer=actor.username, now=c.clock(), lease_s=c.lease_s)
+        task_id = await queue.next_task(
+            s, reviewer=actor.username, now=c.clock(), lease_s=c.lease_s, lead=actor.has("lead")
+        )
     return Leased(task_id=task_id) if task_id else Response(status_code=204)
 
 
@@ -87,7 +94,14 @@ async def get_task(request: Request, actor: Actor, task_id: str) -> Any:
 async def claim(request: Request, actor: Actor, task_id: str) -> Any:
     c = ctx(request)
     async with c.session(write=True) as s:
-        await queue.claim(s, task_id=task_id, reviewer=actor.username, now=c.clock(), lease_s=c.lease_s)
+        await queue.claim(
+            s,
+            task_id=task_id,
+            reviewer=actor.username,
+            now=c.clock(),
+            lease_s=c.lease_s,
+            lead=actor.has("lead"),
+        )
     return Leased(task_id=task_id)
 
 
@@ -118,13 +132,17 @@ async def escalate(request: Request, actor: Actor, task_id: str, body: Escalate)
     "/tasks/{task_id}/complete",
     response_model=Submitted,
     status_code=202,
-    responses={409: {"description": "not leased by you, already submitted, or already completed"}},
+    responses={
+        403: {"description": "reconciling two differing reviews needs a lead"},
+        409: {"description": "not leased by you, already answered by you, already submitted or completed"},
+    },
 )
 async def complete(request: Request, actor: Actor, task_id: str, body: tasks.Completion) -> Any:
-    """Publish `review.completed`; the worker records the decision when it consumes it."""
+    """Publish `review.completed` (the worker records the decision when it consumes it), or,
+    on a task that needs two reviewers, record the answer until the final one is known."""
     c = ctx(request)
     async with c.session(write=True) as s:
-        row = await tasks.submit(
+        done = await tasks.submit(
             s,
             task_id=task_id,
             actor=actor,
@@ -133,8 +151,15 @@ async def complete(request: Request, actor: Actor, task_id: str, body: tasks.Com
             topic=c.topics.review_completed,
             now=c.clock(),
             low_confidence=c.low_confidence,
+            policy=c.policy,
         )
-    return Submitted(task_id=task_id, event_id=row.event_id, corrections=row.corrections)
+    row = done.row
+    return Submitted(
+        task_id=task_id,
+        stage=done.stage,
+        event_id=row.event_id if row else None,
+        corrections=row.corrections if row else [],
+    )
 
 
 @router.post("/tasks/bulk-approve")
@@ -150,6 +175,7 @@ async def bulk_approve(request: Request, actor: Actor, body: BulkApprove) -> dic
             topic=c.topics.review_completed,
             now=c.clock(),
             low_confidence=c.low_confidence,
+            policy=c.policy,
         )
 
 
@@ -164,6 +190,16 @@ async def get_dashboard(request: Request, actor: Actor) -> Any:
     c = ctx(request)
     async with c.session() as s:
         return await dashboard(s, now=c.clock())
+
+
+@router.get("/agreement", response_model=Agreement)
+async def get_agreement(
+    request: Request, actor: Actor, days: Annotated[int, Query(ge=1, le=3650)] = 90
+) -> Any:
+    """Per field and outcome, how often two independent reviewers agreed."""
+    c = ctx(request)
+    async with c.session() as s:
+        return await agreement(s, since=c.clock() - timedelta(days=days))
 
 
 @router.post("/users", status_code=201)

@@ -26,6 +26,7 @@ from infra.settings import Settings
 from review.auth import Principal, csrf_matches, new_csrf_token, session_principal, token_principal
 from review.errors import Forbidden, NotAuthenticated, ReviewError
 from review.publish import Publisher
+from review.second import DoubleReviewPolicy
 from schemas.messages import Topics
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class ReviewContext:
     low_confidence: float
     templates: Jinja2Templates
     clock: Callable[[], datetime] = _utcnow
+    policy: DoubleReviewPolicy = field(default_factory=DoubleReviewPolicy)
     # SQLite allows one writer; in-process serialisation turns its "database is locked"
     # under concurrent requests into a short wait. PostgreSQL needs none.
     write_lock: asyncio.Lock | None = field(default=None)
@@ -179,6 +181,7 @@ def create_app(
         low_confidence=settings.routing.min_field_confidence,
         templates=templates,
         clock=clock,
+        policy=DoubleReviewPolicy.from_settings(settings.review),
         write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     app.add_middleware(

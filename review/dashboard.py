@@ -1,5 +1,6 @@
-"""Operations at a glance: queue depth and age, SLA breaches, reviewer throughput and
-the straight-through rate (decisions made with no human) per day.
+"""Operations at a glance: queue depth and age, SLA breaches, reviewer throughput, the
+straight-through rate (decisions made with no human) per day, and how often two
+reviewers of the same task agree (review/agreement.py).
 
 Charts are plain numbers here; the template draws them as inline SVG, so the page
 needs no JavaScript and no build step.
@@ -8,13 +9,15 @@ needs no JavaScript and no build step.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, exists, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from infra.db.tables import DecisionRow, ReviewSubmissionRow, ReviewTaskRow
+from infra.db.tables import DecisionRow, ReviewOpinionRow, ReviewSubmissionRow, ReviewTaskRow
+from review.agreement import Agreement, agreement
 from review.queue import _in_queue, queue_depth
 
 T = ReviewTaskRow
@@ -43,9 +46,10 @@ class Dashboard(BaseModel):
     throughput_7d: list[Bar]
     straight_through: list[Bar]
     straight_through_overall: float | None
+    agreement: Agreement
 
 
-async def dashboard(s: AsyncSession, *, now: datetime, days: int = 14) -> Dashboard:
+async def dashboard(s: AsyncSession, *, now: datetime, days: int = 14, agreement_days: int = 90) -> Dashboard:
     depth = await queue_depth(s, now=now)
     oldest = (await s.execute(select(func.min(col(T.created_at))).where(_in_queue()))).scalar_one()
     breached = (
@@ -62,6 +66,7 @@ async def dashboard(s: AsyncSession, *, now: datetime, days: int = 14) -> Dashbo
         throughput_7d=await _throughput(s, since=now - timedelta(days=7)),
         straight_through=st,
         straight_through_overall=overall,
+        agreement=await agreement(s, since=now - timedelta(days=agreement_days)),
     )
 
 
@@ -80,11 +85,18 @@ async def _age(s: AsyncSession, *, now: datetime) -> list[Bar]:
 
 
 async def _throughput(s: AsyncSession, *, since: datetime) -> list[Bar]:
+    # Each person's answers: single reviews from submissions, and for double-reviewed
+    # tasks each answer from review_opinions (their submission is named "a+b").
+    sub, op = ReviewSubmissionRow, ReviewOpinionRow
+    single: Any = select(col(sub.reviewer).label("who")).where(
+        col(sub.created_at) >= since, ~exists().where(col(op.task_id) == col(sub.task_id))
+    )
+    answers: Any = select(col(op.reviewer).label("who")).where(col(op.created_at) >= since)
+    work = union_all(single, answers).subquery()
     q = (
-        select(col(ReviewSubmissionRow.reviewer), func.count())
-        .where(col(ReviewSubmissionRow.created_at) >= since)
-        .group_by(col(ReviewSubmissionRow.reviewer))
-        .order_by(func.count().desc())
+        select(work.c.who, func.count())
+        .group_by(work.c.who)
+        .order_by(func.count().desc(), work.c.who)
         .limit(20)
     )
     return [Bar(label=r, value=float(n)) for r, n in (await s.execute(q)).all()]

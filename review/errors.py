@@ -2,12 +2,14 @@
 
     ReviewError
     ├── NotAuthenticated      401: no session, a bad cookie or an unknown token
-    ├── Forbidden             403: the role does not allow it, or the CSRF token is missing/wrong
+    ├── Forbidden             403: the role does not allow it (reconciling needs a lead), or a bad CSRF token
     ├── NotFound              404: no such task or document
     ├── Conflict              409: permanent for this request; retrying will not help
     │   ├── NotLeased             the task is not leased by you (never, expired, or taken over)
     │   ├── AlreadySubmitted      the task already has a submission (duplicate or late completion)
-    │   └── TaskClosed            the worker already completed the task
+    │   ├── TaskClosed            the worker already completed the task
+    │   ├── SameReviewer          you already answered this task; its next review is someone else's
+    │   └── NeedsTwoReviewers     bulk approve refused: the task needs two reviewers (review/second.py)
     ├── Invalid               422: a well-formed request the domain refuses (bad field, mixed reasons)
     └── PublishFailed         503: retryable; the broker did not take review.completed, nothing recorded
 
@@ -46,6 +48,14 @@ class AlreadySubmitted(Conflict):
 
 
 class TaskClosed(Conflict):
+    pass
+
+
+class SameReviewer(Conflict):
+    pass
+
+
+class NeedsTwoReviewers(Conflict):
     pass
 
 

@@ -84,7 +84,9 @@ async def queue_page(
 async def next_task(request: Request, actor: Actor) -> Response:
     c = ctx(request)
     async with c.session(write=True) as s:
-        task_id = await queue.next_task(s, reviewer=actor.username, now=c.clock(), lease_s=c.lease_s)
+        task_id = await queue.next_task(
+            s, reviewer=actor.username, now=c.clock(), lease_s=c.lease_s, lead=actor.has("lead")
+        )
     return _go(request, f"/tasks/{task_id}" if task_id else "/queue?note=queue+empty")
 
 
@@ -103,7 +105,14 @@ async def task_page(request: Request, actor: Actor, task_id: str) -> HTMLRespons
 async def claim(request: Request, actor: Actor, task_id: str) -> Response:
     c = ctx(request)
     async with c.session(write=True) as s:
-        await queue.claim(s, task_id=task_id, reviewer=actor.username, now=c.clock(), lease_s=c.lease_s)
+        await queue.claim(
+            s,
+            task_id=task_id,
+            reviewer=actor.username,
+            now=c.clock(),
+            lease_s=c.lease_s,
+            lead=actor.has("lead"),
+        )
     return _go(request, f"/tasks/{task_id}")
 
 
@@ -149,7 +158,7 @@ async def complete(request: Request, actor: Actor, task_id: str) -> Response:
         raise Invalid("outcome must be approve, reject or request_info") from exc
     c = ctx(request)
     async with c.session(write=True) as s:
-        row = await tasks.submit(
+        done = await tasks.submit(
             s,
             task_id=task_id,
             actor=actor,
@@ -158,9 +167,10 @@ async def complete(request: Request, actor: Actor, task_id: str) -> Response:
             topic=c.topics.review_completed,
             now=c.clock(),
             low_confidence=c.low_confidence,
+            policy=c.policy,
         )
     if request.headers.get("hx-request"):
-        return _render(request, "_submitted.html", row=row)
+        return _render(request, "_submitted.html", row=done.row, stage=done.stage)
     return RedirectResponse(f"/tasks/{task_id}", status_code=303)
 
 
@@ -179,6 +189,7 @@ async def bulk_approve(request: Request, actor: Actor) -> HTMLResponse:
             topic=c.topics.review_completed,
             now=c.clock(),
             low_confidence=c.low_confidence,
+            policy=c.policy,
         )
     return _render(request, "bulk_result.html", result=result, actor=actor)
 

@@ -5,14 +5,16 @@ is picked with `FOR UPDATE SKIP LOCKED`, so concurrent reviewers never wait on o
 take the same row; on SQLite (one writer at a time) a conditional UPDATE that only
 succeeds while the task is free, checked by its rowcount, does the same job.
 A task with a submission is out of the queue even while it is still 'open': the
-worker has not consumed the `review.completed` yet.
+worker has not consumed the `review.completed` yet. A task that needs two reviewers
+comes back after its first answer, for anyone but the first reviewer, and after two
+differing answers for leads only (review/second.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
@@ -22,6 +24,7 @@ from sqlmodel import col
 from infra.db.tables import ReviewEventRow, ReviewSubmissionRow, ReviewTaskRow, ReviewUserRow
 from review.auth import Principal
 from review.errors import Invalid, NotFound, NotLeased, TaskClosed
+from review.second import check_assignee, check_eligible, eligible, rounds_column, stage_filter, stage_of
 
 T = ReviewTaskRow
 
@@ -32,6 +35,9 @@ class QueueFilter(BaseModel):
     min_priority: int | None = Field(default=None, ge=0, le=100)
     min_age_hours: float | None = Field(default=None, ge=0)
     assignee: str | None = Field(default=None, description="a username, or '-' for unassigned")
+    stage: Literal["first", "second", "reconcile"] | None = Field(
+        default=None, description="first answer, awaiting a second reviewer, or awaiting a lead"
+    )
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
 
@@ -47,6 +53,7 @@ class TaskSummary(BaseModel):
     reasons: list[dict[str, Any]]
     assignee: str | None
     lease_expires_at: datetime | None
+    stage: str = "first"
 
 
 def _unsubmitted() -> ColumnElement[bool]:
@@ -62,7 +69,9 @@ def _in_queue() -> ColumnElement[bool]:
 
 
 async def list_tasks(s: AsyncSession, *, f: QueueFilter, now: datetime) -> list[TaskSummary]:
-    q = select(T).where(_in_queue())
+    q = select(T, rounds_column()).where(_in_queue())
+    if f.stage:
+        q = q.where(stage_filter(f.stage))
     if f.kind:
         q = q.where(col(T.kind) == f.kind)
     if f.reason:
@@ -76,8 +85,10 @@ async def list_tasks(s: AsyncSession, *, f: QueueFilter, now: datetime) -> list[
     elif f.assignee:
         q = q.where(col(T.assignee) == f.assignee, col(T.lease_expires_at) >= now)
     q = q.order_by(col(T.priority).desc(), col(T.due_at)).limit(f.limit).offset(f.offset)
-    rows = (await s.execute(q)).scalars().all()
-    return [TaskSummary.model_validate(r, from_attributes=True) for r in rows]
+    return [
+        TaskSummary.model_validate(r, from_attributes=True).model_copy(update={"stage": stage_of(n)})
+        for r, n in (await s.execute(q)).all()
+    ]
 
 
 async def queue_facets(s: AsyncSession) -> dict[str, list[str]]:
@@ -102,13 +113,17 @@ async def _held(s: AsyncSession, *, reviewer: str, now: datetime) -> str | None:
     return (await s.execute(q)).scalar_one_or_none()
 
 
-async def next_task(s: AsyncSession, *, reviewer: str, now: datetime, lease_s: float) -> str | None:
-    """Lease the most urgent free task to `reviewer`; a task they already hold comes first."""
+async def next_task(
+    s: AsyncSession, *, reviewer: str, now: datetime, lease_s: float, lead: bool = False
+) -> str | None:
+    """Lease the most urgent free task `reviewer` may take; a task they hold comes first."""
     async with s.begin():
         held = await _held(s, reviewer=reviewer, now=now)
         if held is not None:
             return held
-        pick = select(col(T.task_id), col(T.document_id)).where(_in_queue(), _free(now))
+        pick = select(col(T.task_id), col(T.document_id)).where(
+            _in_queue(), _free(now), eligible(reviewer=reviewer, lead=lead)
+        )
         pick = pick.order_by(col(T.priority).desc(), col(T.due_at))
         if s.get_bind().dialect.name == "postgresql":
             row = (await s.execute(pick.limit(1).with_for_update(skip_locked=True, of=T))).first()
@@ -116,27 +131,37 @@ async def next_task(s: AsyncSession, *, reviewer: str, now: datetime, lease_s: f
         else:
             candidates = list((await s.execute(pick.limit(8))).all())
         for task_id, document_id in candidates:
-            if await _take(s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s):
+            if await _take(s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s, lead=lead):
                 s.add(_event(task_id, document_id, reviewer, "leased", lease_s=lease_s))
                 return str(task_id)
     return None
 
 
-async def _take(s: AsyncSession, *, task_id: str, reviewer: str, now: datetime, lease_s: float) -> bool:
+async def _take(
+    s: AsyncSession, *, task_id: str, reviewer: str, now: datetime, lease_s: float, lead: bool
+) -> bool:
     # The WHERE repeats the freedom test: on SQLite this is the whole lock.
     won = await s.execute(
         update(T)
-        .where(col(T.task_id) == task_id, _in_queue(), or_(_free(now), col(T.assignee) == reviewer))
+        .where(
+            col(T.task_id) == task_id,
+            _in_queue(),
+            or_(_free(now), col(T.assignee) == reviewer),
+            eligible(reviewer=reviewer, lead=lead),
+        )
         .values(assignee=reviewer, lease_expires_at=now + timedelta(seconds=lease_s))
     )
     return won.rowcount == 1  # type: ignore[attr-defined]
 
 
-async def claim(s: AsyncSession, *, task_id: str, reviewer: str, now: datetime, lease_s: float) -> None:
+async def claim(
+    s: AsyncSession, *, task_id: str, reviewer: str, now: datetime, lease_s: float, lead: bool = False
+) -> None:
     """Lease one named task (or renew your own lease on it)."""
     async with s.begin():
         task = await _task(s, task_id)
-        if not await _take(s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s):
+        await check_eligible(s, task_id=task_id, username=reviewer, lead=lead)
+        if not await _take(s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s, lead=lead):
             raise NotLeased(f"task {task_id} is leased by {task.assignee} or no longer in the queue")
         s.add(_event(task_id, task.document_id, reviewer, "leased", lease_s=lease_s))
 
@@ -174,6 +199,7 @@ async def reassign(
         user = await s.get(ReviewUserRow, assignee)
         if user is None or not user.active:
             raise Invalid(f"no active user {assignee!r}")
+        await check_assignee(s, task_id=task_id, user=user)
         until = now + timedelta(seconds=lease_s)
         await s.execute(
             update(T)

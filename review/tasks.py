@@ -5,10 +5,12 @@ is the task id), publish `review.completed`, commit. A second submitter's insert
 fails on that key (PostgreSQL makes it wait for the first to commit), so it never
 publishes; a broker that refuses the event rolls the row back, so the reviewer may
 retry. The worker, not this package, turns the event into the decision, exactly once.
+A task that needs two reviewers publishes only its final answer (review/second.py).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -28,9 +30,10 @@ from infra.db.tables import (
     TriageRow,
 )
 from review.auth import Principal
-from review.errors import AlreadySubmitted, Invalid, NotFound, NotLeased, PublishFailed, TaskClosed
+from review.errors import AlreadySubmitted, Conflict, Invalid, NotFound, NotLeased, PublishFailed, TaskClosed
 from review.publish import Publisher
 from review.queue import holds_lease
+from review.second import DoubleReviewPolicy, ReviewState, Stage, judge, review_state
 from schemas.events import Envelope, FieldCorrection, ReviewCompleted
 from schemas.fields import DocumentKind, field_names
 from schemas.verdicts import FinalOutcome
@@ -52,6 +55,7 @@ class TaskView(BaseModel):
     triage: dict[str, Any] | None
     rules: dict[str, Any] | None
     submission: dict[str, Any] | None
+    review: ReviewState | None = None
 
 
 class Completion(BaseModel):
@@ -78,6 +82,8 @@ async def task_view(s: AsyncSession, *, task_id: str, low_confidence: float) -> 
         raise NotFound(f"no document {task.document_id}")
     extraction = await s.get(ExtractionRow, task.document_id)
     fields = _fields(task.kind, extraction.result if extraction else {}, low_confidence)
+    submission = _dump(await s.get(ReviewSubmissionRow, task_id))
+    extracted = {f.name: f.value for f in fields}
     return TaskView(
         task=_dump(task) or {},
         document=_dump(doc, "layout") or {},
@@ -85,7 +91,8 @@ async def task_view(s: AsyncSession, *, task_id: str, low_confidence: float) -> 
         extraction=_dump(extraction),
         triage=_dump(await s.get(TriageRow, task.document_id)),
         rules=_dump(await s.get(RuleResultRow, task.document_id)),
-        submission=_dump(await s.get(ReviewSubmissionRow, task_id)),
+        submission=submission,
+        review=await review_state(s, task_id=task_id, extracted=extracted, final=submission is not None),
     )
 
 
@@ -124,6 +131,16 @@ def corrections_for(view: TaskView, edits: dict[str, str | None]) -> list[FieldC
     return out
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """`row` is the published answer; None while the task waits for another reviewer
+    (`stage` 'second') or for a lead to reconcile ('reconcile')."""
+
+    task_id: str
+    stage: Stage
+    row: ReviewSubmissionRow | None
+
+
 async def submit(
     s: AsyncSession,
     *,
@@ -134,8 +151,9 @@ async def submit(
     topic: str,
     now: datetime,
     low_confidence: float,
+    policy: DoubleReviewPolicy | None = None,
     require_lease: bool = True,
-) -> ReviewSubmissionRow:
+) -> Submitted:
     if completion.outcome != "approve" and not completion.reason.strip():
         raise Invalid(f"{completion.outcome} needs a reason")
     async with s.begin():
@@ -143,13 +161,26 @@ async def submit(
         task = await s.get(ReviewTaskRow, task_id)
         assert task is not None  # task_view found it in this transaction
         _may_submit(task, view, actor=actor, now=now, require_lease=require_lease)
-        corrections = corrections_for(view, completion.fields)
+        verdict = await judge(
+            s,
+            task=task,
+            actor=actor,
+            outcome=completion.outcome,
+            reason=completion.reason.strip(),
+            corrections=corrections_for(view, completion.fields),
+            extracted={f.name: f.value for f in view.fields},
+            policy=policy or DoubleReviewPolicy(),
+            bulk=not require_lease,
+        )
+        if not verdict.final:
+            return Submitted(task_id=task_id, stage=verdict.stage, row=None)
+        corrections = verdict.corrections
         payload = ReviewCompleted(
             task_id=task_id,
             document_id=task.document_id,
-            reviewer=actor.username,
+            reviewer=verdict.reviewer,
             outcome=completion.outcome,
-            reason=completion.reason.strip(),
+            reason=verdict.reason,
             corrections=corrections,
         )
         envelope = Envelope[ReviewCompleted](
@@ -161,7 +192,7 @@ async def submit(
         row = ReviewSubmissionRow(
             task_id=task_id,
             document_id=task.document_id,
-            reviewer=actor.username,
+            reviewer=verdict.reviewer,
             outcome=completion.outcome,
             reason=payload.reason,
             corrections=[c.model_dump(mode="json") for c in corrections],
@@ -176,6 +207,7 @@ async def submit(
                 action="submitted",
                 detail={
                     "outcome": completion.outcome,
+                    "reviewer": verdict.reviewer,
                     "event_id": envelope.event_id,
                     "fields": [c.field for c in corrections],
                 },
@@ -191,7 +223,7 @@ async def submit(
             )
         except Exception as exc:
             raise PublishFailed(f"review.completed not accepted by the broker: {type(exc).__name__}") from exc
-    return row
+    return Submitted(task_id=task_id, stage="final", row=row)
 
 
 def _may_submit(
@@ -221,6 +253,7 @@ async def bulk_approve(
     topic: str,
     now: datetime,
     low_confidence: float,
+    policy: DoubleReviewPolicy | None = None,
 ) -> dict[str, str]:
     """Approve tasks that share one primary reason, without edits; lead only.
 
@@ -250,9 +283,10 @@ async def bulk_approve(
                     now=now,
                     completion=Completion(outcome="approve", reason=reason),
                     low_confidence=low_confidence,
+                    policy=policy,
                     require_lease=False,
                 )
                 result[task_id] = "submitted"
-            except (NotFound, AlreadySubmitted, TaskClosed, NotLeased) as exc:
+            except (NotFound, Conflict) as exc:  # refused for this task alone
                 result[task_id] = str(exc)
     return result

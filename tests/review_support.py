@@ -144,10 +144,14 @@ async def add_users(s: AsyncSession, users: dict[str, str]) -> None:
     await s.commit()
 
 
-def make_settings(prefix: str = "rv") -> Settings:
+def make_settings(prefix: str = "rv", *, second_share: float = 0.0, second_amount: float = 5000.0) -> Settings:
+    """Test settings; no task is sampled for a second review unless a test asks, so
+    tests of single review do not depend on how their random task ids hash."""
     s = Settings()
     s.review.secret_key = SecretStr("test-" + uuid.uuid4().hex)
     s.kafka.topic_prefix = prefix
+    s.review.second_review_share = second_share
+    s.review.second_review_amount = second_amount
     return s
 
 
@@ -160,6 +164,7 @@ async def review_app(
     lease_s: float = 900.0,
     users: dict[str, str] | None = None,
     prefix: str = "rv",
+    settings: Settings | None = None,
 ) -> AsyncIterator[tuple[FastAPI, AsyncEngine]]:
     migrate(url, schema=schema)
     engine = make_async_engine(url, schema=schema)
@@ -169,7 +174,7 @@ async def review_app(
         async with async_sessionmaker(engine)() as s:
             await add_users(s, users or {"ana": "reviewer", "lee": "lead", "root": "admin"})
         app = create_app(
-            settings=make_settings(prefix),
+            settings=settings or make_settings(prefix),
             engine=engine,
             publisher=publisher or RecordingPublisher(),
             lease_s=lease_s,

@@ -282,3 +282,25 @@ Index(
     DecisionRow.__table__.c.created_at,  # type: ignore[attr-defined]
     DecisionRow.__table__.c.decided_by,  # type: ignore[attr-defined]
 )
+
+
+class ReviewOpinionRow(SQLModel, table=True):
+    """Each answer on a task that needs two reviewers: round 1 (first), 2 (second,
+    given blind) and 3 (a lead reconciling a disagreement). Only the final answer
+    reaches `review_submissions` and Kafka. The two unique keys carry the rules: one
+    answer per round, and nobody answers the same task twice (so the second reviewer
+    and the reconciler are always someone else)."""
+
+    __tablename__ = "review_opinions"
+    __table_args__ = (UniqueConstraint("task_id", "round"), UniqueConstraint("task_id", "reviewer"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: str = Field(index=True, foreign_key="review_tasks.task_id")
+    document_id: str = Field(index=True)
+    kind: str
+    round: int = Field(description="1 first | 2 second | 3 reconcile")
+    reviewer: str
+    outcome: str
+    reason: str = ""
+    corrections: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
