@@ -12,6 +12,15 @@ from schemas.document import LabelledDocument
 from schemas.events import DocumentReceived, Envelope
 
 
+def _metadata(doc: LabelledDocument) -> dict[str, str]:
+    meta = {k: str(v) for k, v in doc.metadata.items()}
+    if doc.document_id.startswith("sroie-"):
+        # The upstream here is a receipt scanner: it says so, and receipt rules apply
+        # (no invoice number is expected on a till receipt).
+        meta.setdefault("subtype", "receipt")
+    return meta
+
+
 def received_event(doc: LabelledDocument, *, source: str = "sample") -> Envelope[DocumentReceived]:
     """As upstream would send it: OCR lines when boxes are known, else text."""
     has_layout = any(line.bbox is not None for line in doc.lines)
@@ -22,7 +31,7 @@ def received_event(doc: LabelledDocument, *, source: str = "sample") -> Envelope
         text=None if has_layout else doc.text,
         ocr_lines=doc.lines if has_layout else None,
         pages=doc.pages if has_layout else [],
-        metadata={k: str(v) for k, v in doc.metadata.items()},
+        metadata=_metadata(doc),
     )
     return Envelope[DocumentReceived](
         type="document.received", source=source, correlation_id=doc.document_id, payload=payload

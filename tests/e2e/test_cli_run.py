@@ -33,7 +33,7 @@ def test_run_gives_every_document_exactly_one_outcome(tmp_path: Path, trained_mo
     out = proc.stdout
     assert "published 40 documents" in out
     for row in ("documents processed", "approved straight through", "sent to review", "dead-lettered",
-                "throughput", "latency p99"):
+                "throughput", "latency p99", "processing p99"):
         assert row in out
     expected = {d.document_id for d in sample_documents(data_dir=DATA, limit=40)}
     engine = make_engine(db_url)
