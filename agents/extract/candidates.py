@@ -127,6 +127,10 @@ def _form_variants(text: str) -> list[tuple[int, int, int]]:
         if value_span:
             spans.append((6, *value_span))
     spans += [(8, start, end) for start, end in forms.id_tokens(text)]
+    dash = text.rfind(" - ", text.find(":") + 1)
+    if text.find(":") >= 0 and dash > 0:
+        # "RE: Medical claim - Mrs. Golda Koelpin": the name follows the last dash
+        spans.append((6, dash + 3, len(text)))
     return spans
 
 

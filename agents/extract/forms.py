@@ -12,7 +12,7 @@ import re
 
 from agents.extract.normalize import CURRENCY_PATTERN, DIGIT_CODE_PATTERN, ICD10_PATTERN
 
-_GAP = re.compile(r"\s{2,}|\s+[|-]\s+")
+_GAP = re.compile(r"\s{2,}|\s+\|\s+")
 _ID = re.compile(r"(?<![A-Z0-9-])(?=[A-Z0-9-]*\d[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{4,}(?![A-Z0-9-])")
 _HONORIFIC = re.compile(r"^(MR|MRS|MS|MISS|DR|PROF)\.?\s+", re.IGNORECASE)
 _NAME = re.compile(r"[A-Za-z][A-Za-z'\-]+")

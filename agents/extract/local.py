@@ -28,7 +28,7 @@ from schemas.document import Document, LabelledDocument
 from schemas.fields import DocumentKind, ExtractedField, Extraction, FieldSource
 
 # Bump when candidates or features change: artifacts from another version are refused.
-FEATURE_VERSION = "5"
+FEATURE_VERSION = "6"
 MIN_LABELLED = 5
 
 
