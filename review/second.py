@@ -35,7 +35,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from infra.db.tables import ReviewEventRow, ReviewOpinionRow, ReviewTaskRow, ReviewUserRow
+from infra.db.tables import (
+    ReviewEventRow,
+    ReviewOpinionRow,
+    ReviewSubmissionRow,
+    ReviewTaskRow,
+    ReviewUserRow,
+)
 from infra.settings import ReviewSettings
 from review.auth import Principal
 from review.errors import AlreadySubmitted, Forbidden, NeedsTwoReviewers, SameReviewer
@@ -123,6 +129,8 @@ async def _opinions(s: AsyncSession, task_id: str) -> list[ReviewOpinionRow]:
 
 async def check_eligible(s: AsyncSession, *, task_id: str, username: str, lead: bool) -> None:
     """Say plainly why `username` may not take the task (the lease UPDATE re-checks)."""
+    if await s.get(ReviewSubmissionRow, task_id) is not None:
+        raise AlreadySubmitted(f"task {task_id} already has its final answer")
     done = await _opinions(s, task_id)
     if any(o.reviewer == username for o in done):
         raise SameReviewer(f"you already reviewed task {task_id}; its next review must be someone else's")

@@ -144,7 +144,9 @@ async def add_users(s: AsyncSession, users: dict[str, str]) -> None:
     await s.commit()
 
 
-def make_settings(prefix: str = "rv", *, second_share: float = 0.0, second_amount: float = 5000.0) -> Settings:
+def make_settings(
+    prefix: str = "rv", *, second_share: float = 0.0, second_amount: float = 5000.0
+) -> Settings:
     """Test settings; no task is sampled for a second review unless a test asks, so
     tests of single review do not depend on how their random task ids hash."""
     s = Settings()
