@@ -51,9 +51,7 @@ class ServiceConfig:
 
 
 def _message(topic: str, key: str, envelope: Envelope[Any]) -> Outgoing:
-    return Outgoing(
-        topic=topic, key=key.encode(), value=envelope.model_dump_json().encode()
-    )
+    return Outgoing(topic=topic, key=key.encode(), value=envelope.model_dump_json().encode())
 
 
 class DocumentService:
@@ -82,9 +80,7 @@ class DocumentService:
             # rather than lost; the dead letter keeps its original bytes for replay.
             return await self._dead_letter(raw=raw, meta=meta, exc=exc)
 
-    async def on_review_completed(
-        self, *, raw: bytes, meta: MessageMeta
-    ) -> list[Outgoing]:
+    async def on_review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         try:
             return await self._review_completed(raw=raw, meta=meta)
         except InvalidEvent as exc:
@@ -101,9 +97,7 @@ class DocumentService:
             max_bytes=self._cfg.max_event_bytes,
         )
         document = parse_document(env.payload, parse_pdf=self._parse_pdf)
-        admission = await self._store.admit(
-            meta=meta, raw=raw, envelope=env, document=document
-        )
+        admission = await self._store.admit(meta=meta, raw=raw, envelope=env, document=document)
         if admission.status == "conflict":
             raise ContentConflict(admission.detail)
         if admission.status in ("done", "duplicate"):
@@ -116,9 +110,7 @@ class DocumentService:
         correlation = env.correlation_id or env.event_id
         if "__interrupt__" in result:
             return await self._request_review(result, env=env, correlation=correlation)
-        return await self._decide(
-            result, document_id=document.document_id, correlation=correlation
-        )
+        return await self._decide(result, document_id=document.document_id, correlation=correlation)
 
     async def _run(self, graph_input: Any, *, thread: str) -> dict[str, Any]:
         try:
@@ -128,20 +120,16 @@ class DocumentService:
                 context=self._ctx,
                 durability="exit",
             )
-        except (InvalidEvent, *self._cfg.retryable):
+        except InvalidEvent:
+            raise
+        except self._cfg.retryable:
             raise
         except Exception as exc:
-            raise WorkflowError(
-                f"workflow failed for {thread}: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise WorkflowError(f"workflow failed for {thread}: {type(exc).__name__}: {exc}") from exc
         return result
 
-    async def _decide(
-        self, result: dict[str, Any], *, document_id: str, correlation: str
-    ) -> list[Outgoing]:
-        decided = DocumentDecided.model_validate(
-            {**result["decision"], "document_id": document_id}
-        )
+    async def _decide(self, result: dict[str, Any], *, document_id: str, correlation: str) -> list[Outgoing]:
+        decided = DocumentDecided.model_validate({**result["decision"], "document_id": document_id})
         env = Envelope[DocumentDecided](
             type="document.decided",
             source=self._cfg.source,
@@ -187,9 +175,7 @@ class DocumentService:
             document_id=doc.document_id, state=result, task=task, message=msg
         )
 
-    async def _review_completed(
-        self, *, raw: bytes, meta: MessageMeta
-    ) -> list[Outgoing]:
+    async def _review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         env = decode_envelope(
             raw,
             payload=ReviewCompleted,
@@ -210,16 +196,10 @@ class DocumentService:
             raise ReviewRefused(
                 f"task {review.task_id} is already {task.status}: duplicate or late completion refused"
             )
-        result = await self._run(
-            Command(resume=review.model_dump(mode="json")), thread=review.document_id
-        )
+        result = await self._run(Command(resume=review.model_dump(mode="json")), thread=review.document_id)
         if "decision" not in result:
-            raise WorkflowError(
-                f"no waiting workflow for document {review.document_id}"
-            )
-        decided = DocumentDecided.model_validate(
-            {**result["decision"], "document_id": review.document_id}
-        )
+            raise WorkflowError(f"no waiting workflow for document {review.document_id}")
+        decided = DocumentDecided.model_validate({**result["decision"], "document_id": review.document_id})
         done = await self._store.complete_review(
             meta=meta,
             raw=raw,
@@ -228,9 +208,7 @@ class DocumentService:
             messages=self._completion_messages(env, decided),
         )
         if done is None:
-            raise ReviewRefused(
-                f"task {review.task_id} was completed concurrently; refused"
-            )
+            raise ReviewRefused(f"task {review.task_id} was completed concurrently; refused")
         return done
 
     def _completion_messages(
@@ -260,9 +238,7 @@ class DocumentService:
             msgs.append(_message(self._cfg.topics.corrections, key, fb))
         return msgs
 
-    async def _dead_letter(
-        self, *, raw: bytes, meta: MessageMeta, exc: Exception
-    ) -> list[Outgoing]:
+    async def _dead_letter(self, *, raw: bytes, meta: MessageMeta, exc: Exception) -> list[Outgoing]:
         reason = str(exc)
         env = Envelope[DeadLetter](
             type="document.deadletter",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from rich.table import Table
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from infra.db.tables import DeadLetterRow, DecisionRow, DocumentRow, IngestLedger, ReviewTaskRow
 
@@ -51,8 +51,8 @@ def _aware(t: datetime) -> datetime:
 def _first_outcomes(s: Session) -> dict[str, datetime]:
     """When each document first had an outcome (auto decision or review task)."""
     first: dict[str, datetime] = {}
-    rows = list(s.execute(select(DecisionRow.document_id, DecisionRow.created_at)))
-    rows += list(s.execute(select(ReviewTaskRow.document_id, ReviewTaskRow.created_at)))
+    rows = list(s.execute(select(col(DecisionRow.document_id), col(DecisionRow.created_at))))
+    rows += list(s.execute(select(col(ReviewTaskRow.document_id), col(ReviewTaskRow.created_at))))
     for doc_id, t in rows:
         t = _aware(t)
         if doc_id not in first or t < first[doc_id]:
@@ -70,10 +70,11 @@ def collect_summary(engine: Engine) -> RunSummary:
         accepted = {
             r.document_id: (r.timestamp_ms, _aware(r.received_at))
             for r in s.execute(
-                select(IngestLedger.document_id, IngestLedger.timestamp_ms, IngestLedger.received_at).where(
-                    IngestLedger.status == "accepted",
-                    IngestLedger.detail.is_(None),  # type: ignore[union-attr]
-                )
+                select(
+                    col(IngestLedger.document_id),
+                    col(IngestLedger.timestamp_ms),
+                    col(IngestLedger.received_at),
+                ).where(col(IngestLedger.status) == "accepted", col(IngestLedger.detail).is_(None))
             )
         }
         first = _first_outcomes(s)

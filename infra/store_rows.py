@@ -1,0 +1,99 @@
+"""Row builders for the SQL store: validated domain objects in, table rows out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from infra.db.tables import (
+    BusinessKeyRow,
+    DecisionRow,
+    ExtractionRow,
+    IngestLedger,
+    OutboxRow,
+    RuleResultRow,
+    TriageRow,
+    utcnow,
+)
+from schemas.document import content_hash
+from schemas.events import DocumentDecided, DocumentReceived
+from schemas.fields import Extraction
+from schemas.messages import MessageMeta, Outgoing
+
+
+def to_outgoing(row: OutboxRow) -> Outgoing:
+    return Outgoing(topic=row.topic, key=row.key, value=row.value, outbox_id=row.id)
+
+
+def ledger_row(meta: MessageMeta, raw: bytes, **kw: Any) -> IngestLedger:
+    return IngestLedger(
+        topic=meta.topic,
+        partition=meta.partition,
+        offset=meta.offset,
+        timestamp_ms=meta.timestamp_ms,
+        content_hash=content_hash(raw),
+        **kw,
+    )
+
+
+def outbox_row(msg: Outgoing, *, dedupe_key: str, document_id: str | None) -> OutboxRow:
+    return OutboxRow(
+        dedupe_key=dedupe_key, document_id=document_id, topic=msg.topic, key=msg.key, value=msg.value
+    )
+
+
+def payload_hash(doc: DocumentReceived) -> str:
+    """Identity of a document's content, whatever envelope it came in."""
+    ocr = "\n".join(ln.text for ln in doc.ocr_lines or [])
+    return content_hash(f"{doc.kind}\0{doc.text or ''}\0{doc.pdf_base64 or ''}\0{ocr}".encode())
+
+
+def add_results(s: AsyncSession, document_id: str, state: dict[str, Any]) -> None:
+    """Triage, extraction and rule results of a finished workflow run, plus its business key."""
+    t, e, r = state["triage"], state["extraction"], state["rules"]
+    s.add(
+        TriageRow(
+            document_id=document_id,
+            model_version=t["model_version"],
+            predicted_kind=t["predicted_kind"],
+            risk=t["risk"],
+            result=t,
+        )
+    )
+    s.add(
+        ExtractionRow(
+            document_id=document_id, model_version=e["model_version"], failure=e.get("failure"), result=e
+        )
+    )
+    s.add(
+        RuleResultRow(
+            document_id=document_id,
+            rules_version=r["rules_version"],
+            outcome=r["outcome"],
+            reasons=r["reasons"],
+            trace=r["trace"],
+        )
+    )
+    key = Extraction.model_validate(e).business_key()
+    if key:
+        s.add(BusinessKeyRow(key=key, document_id=document_id))
+
+
+def decision_row(d: DocumentDecided, received: datetime) -> DecisionRow:
+    now = utcnow()
+    if received.tzinfo is None:  # SQLite hands back naive UTC
+        received = received.replace(tzinfo=now.tzinfo)
+    return DecisionRow(
+        document_id=d.document_id,
+        outcome=d.outcome,
+        decided_by=d.decided_by,
+        reviewer=d.reviewer,
+        reasons=[r.model_dump(mode="json") for r in d.reasons],
+        fields=d.fields,
+        model_versions=d.model_versions,
+        rules_version=d.rules_version,
+        latency_ms=(now - received).total_seconds() * 1000,
+        created_at=now,
+    )
