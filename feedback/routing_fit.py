@@ -12,9 +12,11 @@ Thresholds are tested from the highest confidence downwards and the walk stops a
 first one whose bound exceeds the target (fixed-sequence testing, as in "Learn then
 Test", Angelopoulos et al. 2021): testing in a fixed order keeps the 95 % guarantee
 without a multiple-comparison correction, where picking the lowest passing threshold
-anywhere would shop among many tests. A field with fewer than `min_support` accepted
-predictions at every threshold, or whose first testable threshold already fails, gets
-`NEVER_AUTO`: a value no confidence can reach, so that field always goes to a person.
+anywhere would shop among many tests. The walk starts where a pass is possible at all:
+at least `min_support` accepted, and enough that even zero errors would meet the target
+(`needed_support`: 299 for 1 % at 95 %); stopping earlier would only punish a threshold
+for its small sample. A field that never gets there, or whose first tested threshold
+fails, gets `NEVER_AUTO`: a value no confidence can reach, so it always goes to a person.
 
 Fit on one set of predictions and report on another: `heldout_report` measures the
 straight-through rate and the error of what goes straight through when all fields'
@@ -94,6 +96,11 @@ def error_upper_bound(*, errors: int, n: int, confidence: float = 0.95) -> float
     return float(beta.ppf(confidence, errors + 1, n - errors))
 
 
+def needed_support(*, target_error: float, confidence: float = 0.95) -> int:
+    """Fewest accepted predictions whose bound can meet `target_error` (with no error)."""
+    return math.ceil(math.log(1 - confidence) / math.log(1 - target_error))
+
+
 def fit_field(
     *,
     kind: str,
@@ -106,6 +113,7 @@ def fit_field(
 ) -> FieldFit:
     """Lowest threshold reached by lowering from the top while the error bound holds."""
     pairs = sorted(zip(confidences, correct, strict=True), key=lambda p: -p[0])
+    floor = max(min_support, needed_support(target_error=target_error, confidence=confidence))
     best: FieldFit | None = None
     first_tested: FieldFit | None = None
     n = errors = 0
@@ -114,7 +122,7 @@ def fit_field(
         errors += not ok
         if i + 1 < len(pairs) and pairs[i + 1][0] == conf:
             continue  # ties are accepted together: test each distinct confidence once
-        if n < min_support:
+        if n < floor:
             continue
         bound = error_upper_bound(errors=errors, n=n, confidence=confidence)
         fit = FieldFit(
@@ -141,7 +149,7 @@ def fit_field(
             support=0,
             errors=0,
             error_bound=None,
-            fallback=f"insufficient support: {len(pairs)} predictions, {min_support} needed",
+            fallback=f"insufficient support: {len(pairs)} predictions, {floor} needed",
         )
     return first_tested.model_copy(
         update={

@@ -18,6 +18,7 @@ from feedback.routing_fit import (
     fit_field,
     fit_thresholds,
     heldout_report,
+    needed_support,
     split_in_two,
     thresholds_file,
     write_json_atomic,
@@ -80,15 +81,30 @@ def test_lowering_stops_at_the_first_failing_threshold() -> None:
 
 
 def test_a_clean_but_small_sample_does_not_certify_one_percent() -> None:
-    # no error in 100: the point estimate is 0 %, the 95 % bound 2.9 %
+    # no error in 100: the point estimate is 0 %, the 95 % bound 2.9 %; 1 % needs 299
+    assert error_upper_bound(errors=0, n=100) == pytest.approx(0.0295, abs=1e-4)
+    assert needed_support(target_error=0.01) == 299
     conf, ok = _field([(100, 0.99, 0)])
     fit = fit_field(kind="invoice", field="total", confidences=conf, correct=ok, target_error=0.01)
-    assert fit.threshold == NEVER_AUTO
-    assert fit.support == 100 and fit.error_bound == pytest.approx(0.0295, abs=1e-4)
-    assert fit.fallback and "above target" in fit.fallback
+    assert fit.threshold == NEVER_AUTO and fit.support == 0
+    assert fit.fallback == "insufficient support: 100 predictions, 299 needed"
     # the same sample does certify 5 %
     fit = fit_field(kind="invoice", field="total", confidences=conf, correct=ok, target_error=0.05)
     assert fit.threshold == 0.99
+
+
+def test_small_clean_top_does_not_stop_the_walk() -> None:
+    # 30 clean at 0.99 cannot certify 5 % alone (bound 9.5 %); 90 clean down to 0.9 can
+    conf, ok = _field([(30, 0.99, 0), (60, 0.9, 0), (30, 0.2, 20)])
+    fit = fit_field(kind="invoice", field="total", confidences=conf, correct=ok, target_error=0.05)
+    assert (fit.threshold, fit.support) == (0.9, 90)
+
+
+def test_errors_at_the_top_mean_never_auto() -> None:
+    conf, ok = _field([(400, 0.99, 10), (400, 0.9, 0)])
+    fit = fit_field(kind="invoice", field="total", confidences=conf, correct=ok, target_error=0.01)
+    assert fit.threshold == NEVER_AUTO and (fit.support, fit.errors) == (400, 10)
+    assert fit.fallback and "above target 0.01 already at 400 accepted" in fit.fallback
 
 
 def test_min_support_fallback() -> None:
