@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from review import queue, tasks
+from review import queue, second, tasks
 from review.app import csrf_token, ctx, principal
 from review.audit import document_audit
 from review.auth import Principal, authenticate, csrf_matches, new_csrf_token
@@ -96,9 +96,12 @@ async def task_page(request: Request, actor: Actor, task_id: str) -> HTMLRespons
     async with c.session() as s:
         view = await tasks.task_view(s, task_id=task_id, low_confidence=c.low_confidence)
         audit = await document_audit(s, document_id=view.task["document_id"])
+        done = await second.answered(s, task_id=task_id, username=actor.username)
     now = c.clock()
     mine = view.task["assignee"] == actor.username and view.task["lease_expires_at"] is not None
-    return _render(request, "task.html", view=view, audit=audit, actor=actor, mine=mine, now=now)
+    return _render(
+        request, "task.html", view=view, audit=audit, actor=actor, mine=mine, now=now, answered=done
+    )
 
 
 @router.post("/tasks/{task_id}/claim")

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, exists, false, func, select, true, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,7 +121,8 @@ def stage_of(rounds: int, *, final: bool = False) -> Stage:
     return "final" if final else ("first", "second", "reconcile")[min(rounds, 2)]
 
 
-async def _opinions(s: AsyncSession, task_id: str) -> list[ReviewOpinionRow]:
+async def opinions(s: AsyncSession, task_id: str) -> list[ReviewOpinionRow]:
+    """The task's answers so far, in round order."""
     q = select(Op).where(col(Op.task_id) == task_id).order_by(col(Op.round))
     return list((await s.execute(q)).scalars().all())
 
@@ -131,7 +131,7 @@ async def check_eligible(s: AsyncSession, *, task_id: str, username: str, lead: 
     """Say plainly why `username` may not take the task (the lease UPDATE re-checks)."""
     if await s.get(ReviewSubmissionRow, task_id) is not None:
         raise AlreadySubmitted(f"task {task_id} already has its final answer")
-    done = await _opinions(s, task_id)
+    done = await opinions(s, task_id)
     if any(o.reviewer == username for o in done):
         raise SameReviewer(f"you already reviewed task {task_id}; its next review must be someone else's")
     if len(done) >= 2 and not lead:
@@ -160,7 +160,7 @@ class Verdict:
         return self.stage == "final"
 
 
-def _values(corrections: list[Any]) -> dict[str, str | None]:
+def corrected_values(corrections: list[Any]) -> dict[str, str | None]:
     """field → new value, from FieldCorrection objects or their stored JSON."""
     out = {}
     for c in corrections:
@@ -172,7 +172,7 @@ def _values(corrections: list[Any]) -> dict[str, str | None]:
 def differing_fields(a: list[Any], b: list[Any]) -> list[str]:
     """Fields whose final value differs; a field one reviewer left alone keeps the
     extracted value, so it differs from any correction of it by the other."""
-    va, vb = _values(a), _values(b)
+    va, vb = corrected_values(a), corrected_values(b)
     return sorted(f for f in va.keys() | vb.keys() if va.get(f, _UNCHANGED) != vb.get(f, _UNCHANGED))
 
 
@@ -189,12 +189,12 @@ async def judge(
     bulk: bool = False,
 ) -> Verdict:
     """Record one answer in the task's transaction and say whether to publish it."""
-    done = await _opinions(s, task.task_id)
+    done = await opinions(s, task.task_id)
     mine = Verdict(
         stage="final", reviewer=actor.username, outcome=outcome, reason=reason, corrections=corrections
     )
     if not done:
-        corrected = {**extracted, **_values(corrections)}
+        corrected = {**extracted, **corrected_values(corrections)}
         if not (
             policy.needs_two(task_id=task.task_id, values=extracted)
             or policy.needs_two(task_id=task.task_id, values=corrected)
@@ -264,58 +264,5 @@ async def _hold(
     return Verdict(stage=stage)
 
 
-# --- what the task page shows ----------------------------------------------------------
-
-
-class ComparedField(BaseModel):
-    name: str
-    extracted: str | None
-    values: list[str | None]
-    differs: bool
-
-
-class Answer(BaseModel):
-    round: int
-    reviewer: str
-    outcome: str
-    reason: str
-
-
-class ReviewState(BaseModel):
-    """Where the task stands; the answers only once nobody is left to answer blind."""
-
-    stage: Stage
-    rounds: int
-    answers: list[Answer] = []
-    fields: list[ComparedField] = []
-    outcomes_differ: bool = False
-
-
-async def review_state(
-    s: AsyncSession, *, task_id: str, extracted: Mapping[str, str | None], final: bool
-) -> ReviewState:
-    done = await _opinions(s, task_id)
-    stage = stage_of(len(done), final=final)
-    if stage not in ("reconcile", "final") or len(done) < 2:
-        return ReviewState(stage=stage, rounds=len(done))
-    pair = done[:2]
-    values = [_values(o.corrections) for o in pair]
-    differ = set(differing_fields(pair[0].corrections, pair[1].corrections))
-    names = list(extracted) + sorted({f for v in values for f in v} - extracted.keys())
-    rows = [
-        ComparedField(
-            name=n,
-            extracted=extracted.get(n),
-            values=[v.get(n, extracted.get(n)) for v in values],
-            differs=n in differ,
-        )
-        for n in names
-    ]
-    answers = [Answer(round=o.round, reviewer=o.reviewer, outcome=o.outcome, reason=o.reason) for o in done]
-    return ReviewState(
-        stage=stage,
-        rounds=len(done),
-        answers=answers,
-        fields=rows,
-        outcomes_differ=pair[0].outcome != pair[1].outcome,
-    )
+async def answered(s: AsyncSession, *, task_id: str, username: str) -> bool:
+    return any(o.reviewer == username for o in await opinions(s, task_id))

@@ -30,10 +30,11 @@ from infra.db.tables import (
     TriageRow,
 )
 from review.auth import Principal
+from review.compare import ReviewState, review_state
 from review.errors import AlreadySubmitted, Conflict, Invalid, NotFound, NotLeased, PublishFailed, TaskClosed
 from review.publish import Publisher
 from review.queue import holds_lease
-from review.second import DoubleReviewPolicy, ReviewState, Stage, judge, review_state
+from review.second import DoubleReviewPolicy, Stage, judge
 from schemas.events import Envelope, FieldCorrection, ReviewCompleted
 from schemas.fields import DocumentKind, field_names
 from schemas.verdicts import FinalOutcome

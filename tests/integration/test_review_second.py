@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import async_sessionmaker
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from infra.db.engine import make_engine
 from infra.db.tables import ExtractionRow, ReviewOpinionRow, ReviewSubmissionRow, ReviewTaskRow
@@ -51,6 +51,8 @@ async def test_the_first_reviewer_can_never_be_the_second(db: tuple[str, str | N
         assert first.json()["event_id"] is None and pub.sent == []
         # Back in the queue, unleased, but never for ana: not by next, claim or reassign.
         assert (await _next(ana, ca)).status_code == 204
+        own = (await ana.get(f"/tasks/{task_id}")).text
+        assert "its next review is someone else" in own and 'id="review-form"' not in own
         claimed = await ana.post(f"/api/tasks/{task_id}/claim", headers={"X-CSRF-Token": ca})
         assert claimed.status_code == 409 and claimed.json()["error"] == "SameReviewer"
         handed = await lee.post(
@@ -94,7 +96,7 @@ async def test_agreement_publishes_exactly_one_completion(db: tuple[str, str | N
         assert late.status_code == 409
     async with async_sessionmaker(engine)() as s:
         sub = (await s.execute(select(ReviewSubmissionRow))).scalar_one()
-        rounds = (await s.execute(select(ReviewOpinionRow.round))).scalars().all()
+        rounds = (await s.execute(select(col(ReviewOpinionRow.round)))).scalars().all()
     [event] = payloads(pub)
     assert event["payload"]["reviewer"] == "ana+bob" == sub.reviewer
     assert event["payload"]["outcome"] == "approve" and event["payload"]["reason"] == "ok"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
@@ -59,7 +60,7 @@ def test_settings_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert (s.review.second_review_share, s.review.second_review_amount) == (0.25, 10000.0)
 
 
-def _c(field: str, new: str | None) -> dict[str, str | None]:
+def _c(field: str, new: str | None) -> dict[str, Any]:
     return {"field": field, "old_value": "x", "new_value": new, "old_confidence": 0.5}
 
 
@@ -72,7 +73,7 @@ def test_differing_fields_counts_an_untouched_field_against_a_correction() -> No
     ]
 
 
-def _op(task: str, rnd: int, who: str, outcome: str, *corr: dict[str, str | None]) -> ReviewOpinionRow:
+def _op(task: str, rnd: int, who: str, outcome: str, *corr: dict[str, Any]) -> ReviewOpinionRow:
     return ReviewOpinionRow(
         task_id=task,
         document_id="d" + task,
