@@ -74,7 +74,9 @@ async def run(n: int, concurrency: int) -> dict[str, object]:
             bootstrap=broker.bootstrap, n_messages=max(n, 2000), payload=b"x" * mean_bytes
         )
         await ensure_topics(bootstrap=broker.bootstrap, names=topics.all(), partitions=4)
-        worker = spawn_worker(settings=settings, bootstrap=broker.bootstrap, log_path=Path("var/logs/bench-worker.log"))
+        worker = spawn_worker(
+            settings=settings, bootstrap=broker.bootstrap, log_path=Path("var/logs/bench-worker.log")
+        )
         try:
             await publish_events(bootstrap=broker.bootstrap, topic=topics.received, events=events[:1])
             await _wait(engine, 1, worker, 300)

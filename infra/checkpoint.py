@@ -20,7 +20,9 @@ from sqlalchemy.engine import make_url
 
 
 @asynccontextmanager
-async def open_checkpointer(url: str, *, schema: str | None = None) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+async def open_checkpointer(
+    url: str, *, schema: str | None = None
+) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     u = make_url(url)
     if u.drivername.startswith("sqlite"):
         path = u.database or ":memory:"

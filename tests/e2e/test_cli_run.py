@@ -22,18 +22,33 @@ pytestmark = pytest.mark.e2e
 
 def test_run_gives_every_document_exactly_one_outcome(tmp_path: Path, trained_models: Path) -> None:
     db_url = f"sqlite:///{tmp_path / 'run.db'}"
-    env = {**os.environ, "AUTOCLERK_DB__URL": db_url, "AUTOCLERK_MODELS__DIR": str(trained_models),
-           "COLUMNS": "120"}
+    env = {
+        **os.environ,
+        "AUTOCLERK_DB__URL": db_url,
+        "AUTOCLERK_MODELS__DIR": str(trained_models),
+        "COLUMNS": "120",
+    }
     env.pop("AUTOCLERK_KAFKA__BOOTSTRAP", None)
     proc = subprocess.run(
         [sys.executable, "-m", "autoclerk", "run", "--limit", "40", "--timeout", "300"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     assert "published 40 documents" in out
-    for row in ("documents processed", "approved straight through", "sent to review", "dead-lettered",
-                "throughput", "latency p99", "processing p99"):
+    for row in (
+        "documents processed",
+        "approved straight through",
+        "sent to review",
+        "dead-lettered",
+        "throughput",
+        "latency p99",
+        "processing p99",
+    ):
         assert row in out
     expected = {d.document_id for d in sample_documents(data_dir=DATA, limit=40)}
     engine = make_engine(db_url)
@@ -46,4 +61,4 @@ def test_run_gives_every_document_exactly_one_outcome(tmp_path: Path, trained_mo
     assert set(outcomes) == expected
     assert set(outcomes.values()) == {1}
     assert (tmp_path / "var" / "logs" / "worker.log").exists()
-    assert ROOT != tmp_path  # ran from elsewhere: nothing depends on the working directory
+    assert tmp_path != ROOT  # ran from elsewhere: nothing depends on the working directory
