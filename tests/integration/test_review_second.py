@@ -166,12 +166,24 @@ async def test_a_lead_who_reviewed_cannot_reconcile_but_an_admin_can(sqlite_url:
     ):
         cl, cb, cr = await login(lee, "lee"), await login(bob, "bob"), await login(root, "root")
         await _next(lee, cl)
-        await _answer(lee, cl, task_id, outcome="approve")
+        first = await lee.post(
+            f"/tasks/{task_id}/complete",
+            headers={"HX-Request": "true", "X-CSRF-Token": cl},
+            data={"outcome": "approve"},
+        )
+        assert first.status_code == 200 and 'data-stage="second"' in first.text
         await _next(bob, cb)
-        await _answer(bob, cb, task_id, outcome="reject", reason="looks forged")
+        form = await bob.post(
+            f"/tasks/{task_id}/complete",
+            headers={"HX-Request": "true", "X-CSRF-Token": cb},
+            data={"outcome": "reject", "reason": "looks forged"},
+        )
+        assert form.status_code == 200 and 'data-stage="reconcile"' in form.text
         assert (await _next(lee, cl)).status_code == 204
         assert (await _next(root, cr)).json()["task_id"] == task_id
         assert (await _answer(root, cr, task_id, outcome="approve")).json()["stage"] == "final"
+        board = (await root.get("/dashboard")).text
+        assert "outcome agreed on 0" in board
     assert [p["payload"]["reviewer"] for p in payloads(pub)] == ["root"]
 
 
