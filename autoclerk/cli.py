@@ -104,6 +104,23 @@ def publish(
     console.print(f"published {sent} document(s) to {topic}")
 
 
+@app.command("eval")
+def eval_(
+    dataset: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="labelled JSONL")],
+    cv: Annotated[
+        int | None, typer.Option(help="K-fold cross-validation instead of the declared split")
+    ] = None,
+    target_error: Annotated[float, typer.Option(help="document error allowed straight through")] = 0.01,
+    field: Annotated[list[str] | None, typer.Option(help="score only these fields")] = None,
+    report: Annotated[Path | None, typer.Option(help="write JSON reports to this folder")] = None,
+    seed: int = 0,
+) -> None:
+    """Extraction quality (per-field accuracy, F1, ECE, straight-through) on held-out documents."""
+    from autoclerk.eval_cli import eval_command
+
+    eval_command(dataset, cv=cv, target_error=target_error, field=field, report=report, seed=seed)
+
+
 @app.command()
 def summary() -> None:
     """Print the summary of what the configured database holds."""

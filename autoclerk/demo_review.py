@@ -18,19 +18,21 @@ from review.publish import KafkaPublisher
 
 async def serve_review(*, settings: Settings, bootstrap: str, console: Console) -> None:
     engine = make_async_engine(settings.db.url)
-    # A per-run reviewer with a random password, shown once: never a default password.
-    # Admins are created with `autoclerk users create-admin`.
-    password = secrets.token_urlsafe(12)
-    username = f"demo-{secrets.token_hex(3)}"
+    # Per-run accounts with random passwords, shown once: never a default password.
+    # Two, because some tasks need a second, different reviewer. Admins are created
+    # with `autoclerk users create-admin`.
+    accounts = {
+        f"{role}-{secrets.token_hex(2)}": (role, secrets.token_urlsafe(12)) for role in ("lead", "reviewer")
+    }
     async with async_sessionmaker(engine)() as s:
-        await create_user(s, username=username, password=password, role="lead")
+        for username, (role, password) in accounts.items():
+            await create_user(s, username=username, password=password, role=role)  # type: ignore[arg-type]
     app = create_app(settings=settings, engine=engine, publisher=KafkaPublisher(bootstrap=bootstrap))
     host, port = settings.review.host, settings.review.port
-    console.print(
-        f"\n[bold]review UI:[/bold] http://{host}:{port}/  (user [bold]{username}[/bold], "
-        f"password [bold]{password}[/bold]; API docs at /api/docs)\n"
-        "Ctrl-C stops the UI, the worker and the broker."
-    )
+    console.print(f"\n[bold]review UI:[/bold] http://{host}:{port}/   (API docs at /api/docs)")
+    for username, (role, password) in accounts.items():
+        console.print(f"  {role:8} user [bold]{username}[/bold]  password [bold]{password}[/bold]")
+    console.print("Ctrl-C stops the UI, the worker and the broker.")
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     try:
         await server.serve()
