@@ -31,6 +31,7 @@ from schemas.verdicts import TriageResult
 log = logging.getLogger(__name__)
 UNAVAILABLE = "unavailable"
 _Item = tuple[Document, "asyncio.Future[TriageResult]"]
+Features = tuple[NDArray[np.int64], NDArray[np.float32]]
 
 
 def _session(path: Path, providers: list[str]) -> ort.InferenceSession:
@@ -65,12 +66,12 @@ class _Model:
         self.metadata: dict[str, Any] = meta
 
     @staticmethod
-    def _probabilities(session: ort.InferenceSession, x: NDArray[np.float32]) -> NDArray[Any]:
-        name = session.get_inputs()[0].name
-        outputs = session.run(None, {name: x})
+    def _probabilities(session: ort.InferenceSession, x: Features) -> NDArray[Any]:
+        indices, values = x
+        outputs = session.run(None, {"indices": indices, "values": values})
         return next(o for o in outputs if getattr(o, "ndim", 0) == 2)
 
-    def predict(self, x: NDArray[np.float32]) -> list[TriageResult]:
+    def predict(self, x: Features) -> list[TriageResult]:
         probs = self._probabilities(self.kind, x)
         risk = self._probabilities(self.risk, x)[:, 1] if self.risk is not None else None
         results = []
@@ -148,7 +149,7 @@ class OnnxTriageClassifier:
         if self._model is None:
             return [self._fallback(self._failure or "model unavailable") for _ in documents]
         try:
-            x = self._featurizer.transform([d.text for d in documents])
+            x = self._featurizer.padded([d.text for d in documents])
             return self._model.predict(x)
         except Exception as exc:  # a bad batch must not kill the batcher
             err = InferenceFailed(f"{type(exc).__name__}: {exc}")

@@ -2,8 +2,9 @@
 
 Artifact layout (one folder per version, never overwritten)::
 
-    <out_dir>/<version>/model.onnx       kind classifier: float[N, F] -> probabilities[N, K]
-    <out_dir>/<version>/risk.onnx        optional: float[N, F] -> probabilities[N, 2]
+    <out_dir>/<version>/model.onnx       kind classifier: indices int64[N, L], values float[N, L]
+                                         (a row's non-zero features) -> probabilities[N, K]
+    <out_dir>/<version>/risk.onnx        optional: same inputs -> probabilities[N, 2]
     <out_dir>/<version>/metadata.json    labels, feature version, data hash, CV metrics
 
 Risk ("a human must intervene") is learnt only from documents that carry a label for
@@ -22,6 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
+import onnx.compose
+import onnx.numpy_helper
 import scipy.sparse as sp
 from numpy.typing import NDArray
 from skl2onnx import to_onnx
@@ -90,6 +94,36 @@ def _kind_metrics(x: sp.csr_matrix, y: NDArray[np.int64], labels: list[str], see
     }
 
 
+def _scatter_prefix(like: onnx.ModelProto) -> onnx.ModelProto:
+    """indices/values [N, L] → dense [N, F] inside the graph: the runtime then ships
+    only a document's non-zero features, not a 16,384-wide vector."""
+    h = onnx.helper
+    nodes = [
+        h.make_node("Shape", ["indices"], ["shape"]),
+        h.make_node("Slice", ["shape", "zero", "one"], ["rows"]),
+        h.make_node("Concat", ["rows", "width"], ["dims"], axis=0),
+        h.make_node("ConstantOfShape", ["dims"], ["zeros"], value=h.make_tensor("v", onnx.TensorProto.FLOAT, [1], [0.0])),
+        # "add": padding entries (index 0, value 0.0) must not overwrite a real feature 0.
+        h.make_node("ScatterElements", ["zeros", "indices", "values"], ["dense"], axis=1, reduction="add"),
+    ]
+    consts = [
+        onnx.numpy_helper.from_array(np.array([0], dtype=np.int64), "zero"),
+        onnx.numpy_helper.from_array(np.array([1], dtype=np.int64), "one"),
+        onnx.numpy_helper.from_array(np.array([N_FEATURES], dtype=np.int64), "width"),
+    ]
+    graph = h.make_graph(
+        nodes,
+        "scatter",
+        [
+            h.make_tensor_value_info("indices", onnx.TensorProto.INT64, [None, None]),
+            h.make_tensor_value_info("values", onnx.TensorProto.FLOAT, [None, None]),
+        ],
+        [h.make_tensor_value_info("dense", onnx.TensorProto.FLOAT, [None, N_FEATURES])],
+        initializer=consts,
+    )
+    return h.make_model(graph, opset_imports=like.opset_import, ir_version=like.ir_version)
+
+
 def _export(model: LogisticRegression, path: Path) -> None:
     onx = to_onnx(
         model,
@@ -97,7 +131,8 @@ def _export(model: LogisticRegression, path: Path) -> None:
         options={id(model): {"zipmap": False}},
         target_opset=17,
     )
-    path.write_bytes(onx.SerializeToString())
+    merged = onnx.compose.merge_models(_scatter_prefix(onx), onx, io_map=[("dense", "features")])
+    path.write_bytes(merged.SerializeToString())
 
 
 def _train_risk(

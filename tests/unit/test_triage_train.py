@@ -32,11 +32,30 @@ def test_artifact_has_model_metadata_and_cross_validated_metrics(tmp_path: Path)
 def test_onnx_graph_reads_the_runtime_features(tmp_path: Path) -> None:
     folder = train_triage(documents=corpus(), out_dir=tmp_path)
     session = ort.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
-    x = Featurizer().transform(["TOTAL AMOUNT: 12.00 THANK YOU", "Diagnosis: E11.9"])
-    assert x.shape == (2, N_FEATURES)
-    probs = next(o for o in session.run(None, {"features": x}) if o.ndim == 2)
+    texts = ["TOTAL AMOUNT: 12.00 THANK YOU", "Diagnosis: E11.9 Patient name Policy number"]
+    indices, values = Featurizer().padded(texts)
+    probs = next(o for o in session.run(None, {"indices": indices, "values": values}) if o.ndim == 2)
     assert probs.shape == (2, 3)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    # Padding a short row to the batch's width must not change its answer.
+    alone = Featurizer().padded(texts[:1])
+    single = next(o for o in session.run(None, {"indices": alone[0], "values": alone[1]}) if o.ndim == 2)
+    np.testing.assert_allclose(single[0], probs[0], rtol=1e-5)
+
+
+def test_padded_features_are_the_sparse_rows() -> None:
+    texts = ["Invoice no. INV-7, total 12.50", "", "Diagnosis E11.9 diagnosis"]
+    feat = Featurizer()
+    x = feat.sparse(texts)
+    assert x.shape == (3, N_FEATURES)
+    # each half (characters, words) of a non-empty row is l2-normalised
+    np.testing.assert_allclose(np.asarray(x.multiply(x).sum(axis=1)).ravel(), [2.0, 0.0, 2.0], rtol=1e-5)
+    indices, values = feat.padded(texts)
+    dense = np.zeros((3, N_FEATURES), dtype=np.float32)
+    np.add.at(dense, (np.arange(3)[:, None].repeat(indices.shape[1], axis=1), indices), values)
+    np.testing.assert_array_equal(dense, x.toarray())
+    # a batch featurises each text as it would alone (no n-gram spans two texts)
+    np.testing.assert_array_equal(feat.sparse(texts[2:]).toarray(), x[2:].toarray())
 
 
 def test_same_data_and_seed_give_the_same_version(tmp_path: Path) -> None:
