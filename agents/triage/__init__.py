@@ -4,12 +4,13 @@
 with micro-batching. `train_claims_risk` is the tabular auto-claim fraud model.
 """
 
-from agents.triage.claims_risk import train_claims_risk
+from agents.triage.claims_risk import ClaimsRiskScorer, train_claims_risk
 from agents.triage.errors import InferenceFailed, ModelUnavailable, TrainingError, TriageError
 from agents.triage.runtime import OnnxTriageClassifier
 from agents.triage.train import kind_label, train_triage
 
 __all__ = [
+    "ClaimsRiskScorer",
     "InferenceFailed",
     "ModelUnavailable",
     "OnnxTriageClassifier",

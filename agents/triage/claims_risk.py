@@ -12,12 +12,13 @@ import csv
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime as ort
 from numpy.typing import NDArray
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType
@@ -28,7 +29,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from agents.triage.errors import TrainingError
+from agents.triage.errors import ModelUnavailable, TrainingError
 
 TARGET = "fraud_reported"
 NUMERIC = (
@@ -58,11 +59,11 @@ def read_claims(csv_path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def vocabulary(rows: Sequence[dict[str, str]]) -> dict[str, list[str]]:
+def vocabulary(rows: Sequence[Mapping[str, str]]) -> dict[str, list[str]]:
     return {col: sorted({r[col].strip() for r in rows}) for col in CATEGORICAL}
 
 
-def encode(rows: Sequence[dict[str, str]], vocab: dict[str, list[str]]) -> NDArray[np.float32]:
+def encode(rows: Sequence[Mapping[str, str]], vocab: dict[str, list[str]]) -> NDArray[np.float32]:
     """Numbers as they are ("?" or empty → 0), categories one-hot (unknown → all zero)."""
     width = len(NUMERIC) + sum(len(v) for v in vocab.values())
     out = np.zeros((len(rows), width), dtype=np.float32)
@@ -160,3 +161,46 @@ def train_claims_risk(
     }
     (folder / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return folder
+
+
+class ClaimsRiskScorer:
+    """Serves `claims_risk.onnx` on rows of the claims table's columns.
+
+    Auto claims reach us as documents, whose extracted fields do not carry the table's
+    tabular columns; an upstream claims system can send them as document metadata,
+    and only then is this model the honest judge of the claim's risk.
+    """
+
+    def __init__(self, *, session: ort.InferenceSession, metadata: dict[str, Any]) -> None:
+        self._session = session
+        self._input = session.get_inputs()[0].name
+        self.version: str = metadata["version"]
+        self.vocab: dict[str, list[str]] = metadata["categorical"]
+        self.columns: frozenset[str] = frozenset((*metadata["numeric"], *self.vocab))
+        if tuple(metadata["numeric"]) != NUMERIC or tuple(self.vocab) != CATEGORICAL:
+            raise ModelUnavailable(f"{self.version}: columns differ from this code's encoding")
+
+    @classmethod
+    def load(cls, path: Path, *, providers: Sequence[str] = ("CPUExecutionProvider",)) -> ClaimsRiskScorer:
+        """`path` is an artifact folder written by `train_claims_risk`."""
+        try:
+            metadata = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+            options = ort.SessionOptions()
+            options.log_severity_level = 3
+            session = ort.InferenceSession(
+                str(path / metadata["model_file"]), sess_options=options, providers=list(providers)
+            )
+        except Exception as exc:  # OSError, ValueError, KeyError, onnxruntime's own failures
+            raise ModelUnavailable(f"cannot load claims risk model from {path}: {exc}") from exc
+        return cls(session=session, metadata=metadata)
+
+    def accepts(self, row: Mapping[str, str]) -> bool:
+        """Whether a row carries every column the model reads."""
+        return self.columns <= row.keys()
+
+    def score(self, rows: Sequence[Mapping[str, str]]) -> NDArray[np.float64]:
+        """Fraud probability per row (rows must be `accepts`-ed)."""
+        x = encode(rows, self.vocab)
+        outputs = self._session.run(None, {self._input: x})
+        probs = next(o for o in outputs if getattr(o, "ndim", 0) == 2)
+        return np.asarray(probs[:, 1], dtype=np.float64)

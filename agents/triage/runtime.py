@@ -4,7 +4,8 @@ Concurrent `classify` calls queue up; one batcher task takes up to `max_batch`
 documents or whatever arrived within `max_wait_ms` of the first, runs one session
 call in a worker thread, and resolves each caller's future. A missing or broken
 model never raises into the worker: every answer then carries `failure` and risk
-1.0, which routes the document to a person.
+1.0, which routes the document to a person. Auto claims that arrive with the claims
+table's columns in their metadata are scored by the tabular fraud model instead.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from agents.triage.claims_risk import ClaimsRiskScorer
 from agents.triage.errors import InferenceFailed, ModelUnavailable
 from agents.triage.features import FEATURE_VERSION, Featurizer
 from agents.triage.providers import choose_providers
@@ -30,6 +32,7 @@ from schemas.verdicts import TriageResult
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = "unavailable"
+FRAUD = "fraud"  # probabilities key of the claims risk model's answer, beside the kinds
 _Item = tuple[Document, "asyncio.Future[TriageResult]"]
 Features = tuple[NDArray[np.int64], NDArray[np.float32]]
 
@@ -102,9 +105,11 @@ class OnnxTriageClassifier:
         failure: str | None,
         max_batch: int,
         max_wait_ms: float,
+        claims_risk: ClaimsRiskScorer | None = None,
     ) -> None:
         self._model = model
         self._failure = failure
+        self._claims_risk = claims_risk
         self._max_batch = max(1, max_batch)
         self._max_wait = max(0.0, max_wait_ms) / 1000.0
         self._featurizer = Featurizer()
@@ -119,15 +124,27 @@ class OnnxTriageClassifier:
         max_batch: int = 32,
         max_wait_ms: float = 2.0,
         prefer_gpu: bool = True,
+        claims_risk: Path | None = None,
     ) -> OnnxTriageClassifier:
-        """Never raises: an unusable artifact gives a classifier that sends all to review."""
+        """Never raises: an unusable artifact gives a classifier that sends all to review.
+
+        `claims_risk` is a `train_claims_risk` artifact; without it (or when it cannot
+        load) auto claims keep the text model's risk."""
         try:
             model: _Model | None = _Model(path, prefer_gpu=prefer_gpu)
             failure = None
         except ModelUnavailable as exc:
             log.error("triage model unavailable, every document goes to review: %s", exc)
             model, failure = None, str(exc)
-        return cls(model=model, failure=failure, max_batch=max_batch, max_wait_ms=max_wait_ms)
+        scorer = None
+        if claims_risk is not None:
+            try:
+                scorer = ClaimsRiskScorer.load(claims_risk)
+            except ModelUnavailable as exc:
+                log.error("claims risk model unavailable, auto claims keep the text risk: %s", exc)
+        return cls(
+            model=model, failure=failure, max_batch=max_batch, max_wait_ms=max_wait_ms, claims_risk=scorer
+        )
 
     @property
     def version(self) -> str:
@@ -150,11 +167,36 @@ class OnnxTriageClassifier:
             return [self._fallback(self._failure or "model unavailable") for _ in documents]
         try:
             x = self._featurizer.padded([d.text for d in documents])
-            return self._model.predict(x)
+            return self._tabular_risk(documents, self._model.predict(x))
         except Exception as exc:  # a bad batch must not kill the batcher
             err = InferenceFailed(f"{type(exc).__name__}: {exc}")
             log.warning("triage inference failed for %d documents: %s", len(documents), err)
             return [self._fallback(str(err)) for _ in documents]
+
+    def _tabular_risk(self, documents: Sequence[Document], results: list[TriageResult]) -> list[TriageResult]:
+        """Auto claims whose metadata carries the claims table's columns get the fraud
+        model's probability as their risk; the result says which models answered."""
+        scorer = self._claims_risk
+        if scorer is None:
+            return results
+        chosen = [
+            i
+            for i, d in enumerate(documents)
+            if d.kind == "claim" and d.claim_type == "auto" and scorer.accepts(d.metadata)
+        ]
+        if not chosen:
+            return results
+        fraud = scorer.score([documents[i].metadata for i in chosen])
+        for i, p in zip(chosen, fraud, strict=True):
+            r = results[i]
+            results[i] = r.model_copy(
+                update={
+                    "model_version": f"{r.model_version}+{scorer.version}",
+                    "risk": min(1.0, max(0.0, float(p))),
+                    "probabilities": {**r.probabilities, FRAUD: float(p)},
+                }
+            )
+        return results
 
     async def start(self) -> None:
         if self._task is not None:
