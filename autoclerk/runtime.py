@@ -46,12 +46,17 @@ def _extractor_usable(path: Path) -> bool:
     return True
 
 
+def _triage_usable(path: Path) -> bool:
+    # load() never raises: an unusable artifact comes back with `failure` set
+    return OnnxTriageClassifier.load(path).failure is None
+
+
 def ensure_models(settings: Settings, *, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Train what is missing, or what this code can no longer load (a feature-version
     change), from the shipped data's training split."""
     found: dict[str, Path] = {}
     docs = None
-    checks: dict[str, Callable[[Path], bool]] = {"extractor": _extractor_usable, "triage": lambda p: True}
+    checks: dict[str, Callable[[Path], bool]] = {"extractor": _extractor_usable, "triage": _triage_usable}
     for name, trainer in (("extractor", train_local_extractor), ("triage", train_triage)):
         path = current(settings.models.dir, name)
         if path is None or not checks[name](path):
