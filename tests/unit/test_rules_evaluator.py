@@ -15,7 +15,7 @@ from rules.errors import GraphLoadError
 from rules.evaluator import ZenRulesEvaluator
 from schemas.document import Document
 from schemas.fields import ClaimType, ExtractedField, Extraction, LineItem
-from schemas.verdicts import ReferenceFacts, TriageResult
+from schemas.verdicts import ReferenceFacts, RuleResult, TriageResult
 
 GRAPHS = Path(__file__).resolve().parents[2] / "rules" / "graphs"
 NOW = datetime(2024, 6, 30, 12, tzinfo=UTC)
@@ -254,3 +254,20 @@ def test_invalid_graph_refuses_to_load(tmp_path: Path) -> None:
     (tmp_path / "invoice_bad.json").write_text("{not json")
     with pytest.raises(GraphLoadError, match=r"invoice_bad\.json"):
         ZenRulesEvaluator.load(tmp_path)
+
+
+def test_one_composite_call_answers_as_graph_by_graph(evaluator: ZenRulesEvaluator) -> None:
+    """The per-kind composite must give the reasons and traces each graph gives alone."""
+    doc, ext = _invoice(total="500.00", currency="XAU")
+    ref = ReferenceFacts(duplicate_of="d0")
+    ctx = evaluator.context(document=doc, extraction=ext, triage=_triage(), reference=ref, now=NOW)
+    together = evaluator.evaluate(document=doc, extraction=ext, triage=_triage(), reference=ref, now=NOW)
+    alone = evaluator._evaluate_each(evaluator.graphs_for("invoice"), ctx)
+    # Messages may spell numbers differently (a sub-decision gets "500", a top-level
+    # call "500.0"), so compare what routing reads and which nodes the trace holds.
+    def brief(result: RuleResult) -> list[tuple[str, str, str]]:
+        return [(r.code, r.severity, r.rule) for r in result.reasons]
+
+    assert brief(together) == brief(alone) and together.reasons
+    assert together.outcome == alone.outcome
+    assert {n: set(t) for n, t in together.trace.items()} == {n: set(t) for n, t in alone.trace.items()}
