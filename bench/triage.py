@@ -4,7 +4,8 @@
 
 Trains on what is at hand (shipped SROIE receipts, data/samples/claims.jsonl when
 present, auto claims rendered from the shared table when present), then measures
-docs/s on the training documents. Prints one JSON object.
+docs/s on the training documents. scikit-learn is measured on the same features
+(`Featurizer.sparse`), ONNX on the padded sparse input it serves. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from threadpoolctl import threadpool_limits
 
 from agents.triage import OnnxTriageClassifier, train_claims_risk, train_triage
 from agents.triage.features import Featurizer
@@ -102,6 +105,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--n", type=int, default=512)
     args = parser.parse_args()
+    threadpool_limits(1, "openmp")  # 2 shared cores: OpenMP spinning would measure contention
     docs, sources = documents(args.shared)
     out: dict[str, Any] = {"sources": sources, "documents": len(docs)}
     with tempfile.TemporaryDirectory() as tmp:
