@@ -30,6 +30,7 @@ MAX_CHARS = 6000  # a claim form's first pages say what it is; bounds featurisat
 _SPACE = np.uint64(32)
 _PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0xFF51AFD7ED558CCD)
+Buckets = tuple[NDArray[np.int64], NDArray[np.int64]]  # feature index, owning text
 _PUNCT = np.array([ord(c) for c in string.punctuation], dtype=np.uint64)
 with np.errstate(over="ignore"):
     _POWERS = np.concatenate([[np.uint64(1)], np.cumprod(np.full(MAX_CHARS + 1, _PRIME, dtype=np.uint64))])
@@ -52,7 +53,7 @@ def _code_points(texts: Sequence[str]) -> tuple[NDArray[np.uint64], NDArray[np.i
     return c, owner
 
 
-def _char_buckets(c: NDArray[np.uint64], owner: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _char_buckets(c: NDArray[np.uint64], owner: NDArray[np.int64]) -> Buckets:
     """3- and 4-grams that stay within one space-padded word (like `char_wb`)."""
     with np.errstate(over="ignore"):
         h3 = (c[:-2] * _PRIME + c[1:-1]) * _PRIME + c[2:]
@@ -63,7 +64,7 @@ def _char_buckets(c: NDArray[np.uint64], owner: NDArray[np.int64]) -> tuple[NDAr
     return buckets.astype(np.int64), np.concatenate([owner[:-2][inner], owner[:-3][keep4]])
 
 
-def _word_buckets(c: NDArray[np.uint64], owner: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+def _word_buckets(c: NDArray[np.uint64], owner: NDArray[np.int64]) -> Buckets:
     """Words of two or more characters (punctuation splits words), and their bigrams."""
     w = np.where(np.isin(c, _PUNCT), _SPACE, c)
     space = w == _SPACE

@@ -94,6 +94,9 @@ def _kind_metrics(x: sp.csr_matrix, y: NDArray[np.int64], labels: list[str], see
     }
 
 
+_ZERO = onnx.helper.make_tensor("zero", onnx.TensorProto.FLOAT, [1], [0.0])
+
+
 def _scatter_prefix(like: onnx.ModelProto) -> onnx.ModelProto:
     """indices/values [N, L] → dense [N, F] inside the graph: the runtime then ships
     only a document's non-zero features, not a 16,384-wide vector."""
@@ -102,7 +105,7 @@ def _scatter_prefix(like: onnx.ModelProto) -> onnx.ModelProto:
         h.make_node("Shape", ["indices"], ["shape"]),
         h.make_node("Slice", ["shape", "zero", "one"], ["rows"]),
         h.make_node("Concat", ["rows", "width"], ["dims"], axis=0),
-        h.make_node("ConstantOfShape", ["dims"], ["zeros"], value=h.make_tensor("v", onnx.TensorProto.FLOAT, [1], [0.0])),
+        h.make_node("ConstantOfShape", ["dims"], ["zeros"], value=_ZERO),
         # "add": padding entries (index 0, value 0.0) must not overwrite a real feature 0.
         h.make_node("ScatterElements", ["zeros", "indices", "values"], ["dense"], axis=1, reduction="add"),
     ]
