@@ -175,6 +175,23 @@ def train_triage_cmd() -> None:
     console.print(f"triage: {path}")
 
 
+@train_app.command("claims-risk")
+def train_claims_risk_cmd(
+    csv: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="auto claims with fraud_reported")],
+) -> None:
+    """Train the auto-claim fraud model (5-fold CV metrics in its metadata) and promote it."""
+    from agents.triage import train_claims_risk
+    from autoclerk.models import promote
+
+    s = Settings()
+    out = s.models.dir / "claims_risk"
+    out.mkdir(parents=True, exist_ok=True)
+    path = train_claims_risk(csv_path=csv, out_dir=out)
+    promote(s.models.dir, "claims_risk", path)
+    console.print(f"claims risk: {path}")
+    console.print_json((path / "metadata.json").read_text())
+
+
 @reference_app.command("load")
 def reference_load(
     path: Annotated[Path, typer.Argument(exists=True, dir_okay=False)],

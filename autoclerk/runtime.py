@@ -89,6 +89,9 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
         max_batch=settings.models.triage_max_batch,
         max_wait_ms=settings.models.triage_max_wait_ms,
         prefer_gpu=settings.models.prefer_gpu,
+        # Auto-claim fraud model: trained by `autoclerk train claims-risk --csv …` on
+        # data we may not ship, so it is used only where an operator trained it.
+        claims_risk=current(settings.models.dir, "claims_risk"),
     )
     # The LLM when one is configured; otherwise the trained local model (no network).
     extractor: Extractor = (
