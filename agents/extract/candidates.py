@@ -31,7 +31,8 @@ MAX_BLOCK_LINES = 5
 MAX_JOIN_LINES = 3
 # A trailing registration number: "(728515-N)", "862725-U", "(CO. NO. 113825-W)"
 _REGISTRATION = re.compile(r"\s*(\(\s*[^()]*\d[^()]*\)?|\b\d{4,}\s?-?\s?[A-Z]\b)\s*$")
-_LETTERS = re.compile(r"[A-Za-z]")
+# two ASCII letters anywhere: a value worth offering (search stops at the second)
+_TWO_LETTERS = re.compile(r"[A-Za-z][^A-Za-z]*[A-Za-z]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +141,7 @@ def _text_candidates(doc: Document) -> list[Candidate]:
     for i, text in enumerate(texts):
         for variant, start, end in _line_variants(text) + _form_variants(text):
             value = normalize_text(text[start:end])
-            if value and (len(_LETTERS.findall(value)) >= 2 or variant == 8):
+            if value and (_TWO_LETTERS.search(value) or variant == 8):
                 out.append(Candidate(value, text[start:end], i, i, start, end, variant))
                 for name in forms.name_readings(value) if variant in (1, 5, 6) else []:
                     out.append(Candidate(name, text[start:end], i, i, start, end, 7))
@@ -151,7 +152,7 @@ def _text_candidates(doc: Document) -> list[Candidate]:
             stripped = _REGISTRATION.sub("", joined)
             for variant, raw in ((3, joined), (4, stripped)):
                 value = normalize_text(raw)
-                if value and len(_LETTERS.findall(value)) >= 2:
+                if value and _TWO_LETTERS.search(value):
                     out.append(
                         Candidate(
                             value,
@@ -169,15 +170,16 @@ def _text_candidates(doc: Document) -> list[Candidate]:
 
 def _address_candidates(doc: Document) -> list[Candidate]:
     out = []
-    texts = [line.text for line in doc.lines]
+    texts = [line.text.strip().rstrip(",") for line in doc.lines]
+    full = [line.text for line in doc.lines]
     for i in range(len(texts)):
         for n in range(1, MAX_BLOCK_LINES + 1):
             if i + n > len(texts):
                 break
-            raw = ", ".join(t.strip().rstrip(",") for t in texts[i : i + n])
+            raw = ", ".join(texts[i : i + n])
             value = normalize_address(raw)
-            if value and len(_LETTERS.findall(value)) >= 2:
-                out.append(Candidate(value, raw, i, i + n - 1, 0, len(texts[i + n - 1]), n))
+            if value and _TWO_LETTERS.search(value):
+                out.append(Candidate(value, raw, i, i + n - 1, 0, len(full[i + n - 1]), n))
     return out
 
 

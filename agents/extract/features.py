@@ -1,20 +1,22 @@
 """Features of a candidate: where it sits, what it looks like, what words surround it.
 
 Features are computed in two steps so cross-validation stays cheap and honest:
-`describe` turns each candidate into numbers plus context token sets once, and
-`Vocabulary` (learned per training fold, from that fold only) turns the token sets
-into indicator columns. Layout comes from line boxes when the document has them and
-falls back to reading order when it does not (plain-text documents).
+`describe` turns all candidates of one shape in one document into a numeric matrix
+plus context token sets once, and `Vocabulary` (learned per training fold, from that
+fold only) turns the token sets into indicator columns. Layout comes from line boxes
+when the document has them and falls back to reading order when it does not
+(plain-text documents). Columns are built with NumPy over all candidates at once:
+per-candidate Python tuples made feature building the extractor's largest cost.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -23,6 +25,9 @@ from schemas.document import Document
 
 CONTEXTS = ("inside", "rest", "left", "prev", "next", "label")
 _TOKEN = re.compile(r"[A-Z]{2,}|[#:%@$]")
+_ALPHA_LINE = re.compile(r"[A-Za-z]{3,}")
+_DIGITS = str.maketrans("", "", "0123456789")
+_LETTER = re.compile(r"[^\W\d_]")
 NUMERIC = (
     "line_idx",
     "line_rel",
@@ -57,133 +62,191 @@ NUMERIC = (
     "alpha_line_rank",
     "year",
 )
+_EXTRAS = (
+    ("dayfirst", -1.0),
+    ("readings", 0.0),
+    ("currency", -1.0),
+    ("decimals", -1.0),
+    ("joined", 1.0),
+    ("n_codes", 0.0),
+)
+
+Context = tuple[frozenset[str], ...]
 
 
+@lru_cache(maxsize=16384)
 def tokens(text: str) -> frozenset[str]:
+    # cached: the same lines and spans recur across candidates, fields and documents
     return frozenset(_TOKEN.findall(text.upper()))
 
 
 @dataclass(frozen=True, slots=True)
 class Described:
-    numeric: tuple[float, ...]
-    context: tuple[frozenset[str], ...]
+    """Features of a batch of candidates: one row of `numeric` and one context each."""
+
+    numeric: np.ndarray
+    context: list[Context]
+
+    def __len__(self) -> int:
+        return len(self.context)
+
+    def take(self, rows: Sequence[int]) -> Described:
+        return Described(self.numeric[list(rows)], [self.context[i] for i in rows])
+
+    @staticmethod
+    def concat(parts: Sequence[Described]) -> Described:
+        if not parts:
+            return Described(np.zeros((0, len(NUMERIC)), dtype=np.float32), [])
+        return Described(np.concatenate([p.numeric for p in parts]), [c for p in parts for c in p.context])
 
 
 class Layout:
-    """Per-document geometry, computed once for all candidates of all fields."""
+    """Per-document geometry and tokens, computed once for all candidates of all fields."""
 
     def __init__(self, doc: Document) -> None:
-        n = max(len(doc.lines), 1)
+        count = len(doc.lines)
+        n = max(count, 1)
         self.n = n
+        self.texts = [line.text for line in doc.lines]
         boxes = [line.bbox for line in doc.lines]
         page = doc.pages[0] if doc.pages else None
         have = page is not None and all(b is not None for b in boxes)
-        if have and page is not None:
+        if have and page is not None and count:
             w, h = page.width or 1.0, page.height or 1.0
-            self.y = [((b[1] + b[3]) / 2) / h for b in boxes if b]
-            self.x0 = [b[0] / w for b in boxes if b]
-            self.x1 = [b[2] / w for b in boxes if b]
-            heights = [max(b[3] - b[1], 1.0) for b in boxes if b]
-            median = float(np.median(heights)) if heights else 1.0
-            self.h = [v / median for v in heights]
+            b = np.asarray(boxes, dtype=np.float64)
+            self.y = ((b[:, 1] + b[:, 3]) / 2) / h
+            self.x0 = b[:, 0] / w
+            self.x1 = b[:, 2] / w
+            heights = np.maximum(b[:, 3] - b[:, 1], 1.0)
+            self.h = heights / float(np.median(heights))
         else:
-            self.y = [i / n for i in range(len(doc.lines))]
-            self.x0 = [0.0] * len(doc.lines)
-            self.x1 = [1.0] * len(doc.lines)
-            self.h = [1.0] * len(doc.lines)
-        order = sorted(range(len(self.h)), key=lambda i: -self.h[i])
-        self.h_rank = {i: r for r, i in enumerate(order)}
-        self.tokens = [tokens(line.text) for line in doc.lines]
-        self.left = [self._left_tokens(i, boxes, have) for i in range(len(doc.lines))]
-        alpha = [i for i, line in enumerate(doc.lines) if re.search(r"[A-Za-z]{3,}", line.text)]
-        self.alpha_rank = {i: r for r, i in enumerate(alpha)}
+            self.y = np.arange(count) / n
+            self.x0 = np.zeros(count)
+            self.x1 = np.ones(count)
+            self.h = np.ones(count)
+        self.h_rank = np.empty(count)
+        self.h_rank[np.argsort(-self.h, kind="stable")] = np.arange(count)
+        self.tokens = [tokens(t) for t in self.texts]
+        self.left = (
+            self._left_tokens(np.asarray(boxes, dtype=np.float64))
+            if have and count
+            else [frozenset()] * count
+        )
+        self.alpha_rank = np.full(count, -1.0)
+        alpha = [i for i, t in enumerate(self.texts) if _ALPHA_LINE.search(t)]
+        self.alpha_rank[alpha] = np.arange(len(alpha))
+        self.line_len = np.maximum(np.fromiter(map(len, self.texts), dtype=np.float64, count=count), 1.0)
+        colons = [t.find(":") for t in self.texts]
+        self.colon = np.asarray(colons, dtype=np.int64)
+        self.label = [
+            tokens(t[:c]) if c >= 0 else frozenset() for t, c in zip(self.texts, colons, strict=True)
+        ]
 
-    def _left_tokens(self, i: int, boxes: list, have: bool) -> frozenset[str]:
-        """Words on the same visual row to the left: the label of a value box."""
-        if not have:
-            return frozenset()
-        b = boxes[i]
-        found: set[str] = set()
-        for j, o in enumerate(boxes):
-            overlap = min(b[3], o[3]) - max(b[1], o[1])
-            if j != i and o[2] <= b[0] + 5 and overlap > 0.5 * min(b[3] - b[1], o[3] - o[1]):
-                found |= self.tokens[j]
-        return frozenset(found)
+    def _left_tokens(self, b: np.ndarray) -> list[frozenset[str]]:
+        """Words on the same visual row to the left of each line: the label of a value box."""
+        top, bottom = b[:, 1], b[:, 3]
+        overlap = np.minimum(bottom[:, None], bottom[None, :]) - np.maximum(top[:, None], top[None, :])
+        height = bottom - top
+        near = (b[None, :, 2] <= b[:, None, 0] + 5) & (
+            overlap > 0.5 * np.minimum(height[:, None], height[None, :])
+        )
+        np.fill_diagonal(near, False)
+        empty: frozenset[str] = frozenset()
+        return [empty.union(*(self.tokens[j] for j in np.flatnonzero(row))) for row in near]
 
 
-def _shape_stats(raw: str) -> tuple[float, float, float]:
-    n = max(len(raw), 1)
-    digits = sum(map(str.isdigit, raw))
-    alpha = sum(map(str.isalpha, raw))
-    return float(len(raw)), digits / n, alpha / n
+def _per_value(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(index of each candidate's value, per distinct value: count, order, log, rank, max, year)."""
+    order: dict[str, int] = {}
+    index = np.fromiter((order.setdefault(v, len(order)) for v in values), dtype=np.int64, count=len(values))
+    distinct = list(order)
+    counts = np.bincount(index, minlength=len(distinct)).astype(np.float64)
+    amounts = [_as_float(v) for v in distinct]
+    rank = {v: k for k, v in enumerate(sorted(set(amounts), reverse=True))}
+    rows = []
+    for k, (v, a) in enumerate(zip(distinct, amounts, strict=True)):
+        r = rank.get(a, -1)
+        year = float(v[:4]) if len(v) == 10 and v[:4].isdigit() else 0.0
+        log = math.log1p(abs(a)) if not math.isnan(a) else -1.0
+        rows.append((counts[k], k / len(distinct), log, r, r == 0, year))
+    table = np.array(rows, dtype=np.float64)
+    return index, table
 
 
-def describe(doc: Document, candidates: Sequence[Candidate], layout: Layout | None = None) -> list[Described]:
-    """Numbers and context tokens for each candidate of one field in one document."""
-    if not candidates:
-        return []
+def describe(doc: Document, candidates: Sequence[Candidate], layout: Layout | None = None) -> Described:
+    """Numbers and context tokens for each candidate of one shape in one document."""
+    m = len(candidates)
+    if not m:
+        return Described.concat([])
     lay = layout if layout is not None else Layout(doc)
-    counts = Counter(c.value for c in candidates)
-    order = {v: k for k, v in enumerate(dict.fromkeys(c.value for c in candidates))}
-    amounts = sorted({_as_float(c.value) for c in candidates}, reverse=True)
-    rank = {v: k for k, v in enumerate(amounts)}
-    starts = sorted(c.line for c in candidates)
-    out = []
-    for c in candidates:
-        text = doc.lines[c.line].text
-        last = doc.lines[c.line_end].text
-        raw_len, digit_frac, alpha_frac = _shape_stats(c.raw)
-        amount = _as_float(c.value)
-        below = (len(starts) - bisect_right(starts, c.line_end)) / len(candidates)
-        colon = text.find(":")
-        label = text[:colon] if 0 <= colon < c.start + 1 else ""
-        year = float(c.value[:4]) if c.value[:4].isdigit() and len(c.value) == 10 else 0.0
-        numeric = (
-            c.line,
-            c.line / lay.n,
-            lay.n - 1 - c.line,
-            lay.y[c.line],
-            lay.x0[c.line],
-            lay.x1[c.line],
-            lay.h[c.line],
-            lay.h_rank.get(c.line, 0),
-            c.line_end - c.line + 1,
-            c.variant,
+    ints = np.array([(c.line, c.line_end, c.start, c.end, c.variant) for c in candidates], dtype=np.int64)
+    line, end_line = ints[:, 0], ints[:, 1]
+    start, end, variant = ints[:, 2].astype(np.float64), ints[:, 3].astype(np.float64), ints[:, 4]
+    stats = np.array([_raw_stats(c.raw) for c in candidates], dtype=np.float64)
+    raw_len = stats[:, 0]
+    n_raw = np.maximum(raw_len, 1.0)
+    value_index, table = _per_value([c.value for c in candidates])
+    per_value = table[value_index]
+    starts = np.sort(line)
+    extras = np.tile([d for _, d in _EXTRAS], (m, 1))
+    for row, c in enumerate(candidates):
+        if c.extra:  # most candidates have none
+            extras[row] = [c.extra.get(k, d) for k, d in _EXTRAS]
+    x = np.column_stack(
+        [
+            line,
+            line / lay.n,
+            lay.n - 1 - line,
+            lay.y[line],
+            lay.x0[line],
+            lay.x1[line],
+            lay.h[line],
+            lay.h_rank[line],
+            end_line - line + 1,
+            variant,
             raw_len,
-            len(c.raw.split()),
-            digit_frac,
-            alpha_frac,
-            c.start / max(len(text), 1),
-            c.end / max(len(last), 1),
-            len(c.raw) / max(len(text), 1),
-            counts[c.value],
-            order[c.value] / len(order),
-            len(order),
-            math.log1p(abs(amount)) if not math.isnan(amount) else -1.0,
-            rank.get(amount, -1),
-            float(rank.get(amount, -1) == 0),
-            below,
-            c.extra.get("dayfirst", -1.0),
-            c.extra.get("readings", 0.0),
-            c.extra.get("currency", -1.0),
-            c.extra.get("decimals", -1.0),
-            c.extra.get("joined", 1.0),
-            c.extra.get("n_codes", 0.0),
-            lay.alpha_rank.get(c.line, -1),
-            year,
-        )
-        inside = tokens(c.raw)
-        rest = tokens(text[: c.start] + " " + text[c.end :]) if c.line == c.line_end else frozenset()
-        context = (
-            inside,
-            rest,
-            lay.left[c.line],
-            lay.tokens[c.line - 1] if c.line > 0 else frozenset({"<START>"}),
-            lay.tokens[c.line_end + 1] if c.line_end + 1 < len(doc.lines) else frozenset({"<END>"}),
-            tokens(label),
-        )
-        out.append(Described(tuple(float(v) for v in numeric), context))
-    return out
+            stats[:, 3],
+            stats[:, 1] / n_raw,
+            stats[:, 2] / n_raw,
+            start / lay.line_len[line],
+            end / lay.line_len[end_line],
+            raw_len / lay.line_len[line],
+            per_value[:, 0],
+            per_value[:, 1],
+            np.full(m, float(table.shape[0])),
+            per_value[:, 2],
+            per_value[:, 3],
+            per_value[:, 4],
+            (m - np.searchsorted(starts, end_line, side="right")) / m,
+            extras,
+            lay.alpha_rank[line],
+            per_value[:, 5],
+        ]
+    ).astype(np.float32)
+    return Described(x, [_context(c, lay) for c in candidates])
+
+
+@lru_cache(maxsize=16384)
+def _raw_stats(raw: str) -> tuple[int, int, int, int]:
+    """(length, digits, letters, words) of a candidate's text."""
+    return len(raw), len(raw) - len(raw.translate(_DIGITS)), len(_LETTER.findall(raw)), len(raw.split())
+
+
+def _context(c: Candidate, lay: Layout) -> Context:
+    text = lay.texts[c.line]
+    rest = tokens(text[: c.start] + " " + text[c.end :]) if c.line == c.line_end else frozenset()
+    colon = int(lay.colon[c.line])
+    return (
+        tokens(c.raw),
+        rest,
+        lay.left[c.line],
+        lay.tokens[c.line - 1] if c.line > 0 else _START,
+        lay.tokens[c.line_end + 1] if c.line_end + 1 < len(lay.texts) else _END,
+        lay.label[c.line] if 0 <= colon < c.start + 1 else _EMPTY,
+    )
+
+
+_START, _END, _EMPTY = frozenset({"<START>"}), frozenset({"<END>"}), frozenset[str]()
 
 
 def _as_float(value: str) -> float:
@@ -198,21 +261,18 @@ class Vocabulary:
 
     def __init__(self, index: dict[tuple[int, str], int]) -> None:
         self.index = index
+        self._by_context: list[dict[str, int]] = [{} for _ in CONTEXTS]
+        for (k, tok), col in index.items():
+            self._by_context[k][tok] = col
 
     @classmethod
-    def learn(
-        cls,
-        described: Sequence[Described],
-        labels: Sequence[bool],
-        *,
-        per_context: int = 40,
-    ) -> Vocabulary:
+    def learn(cls, described: Described, labels: Sequence[bool], *, per_context: int = 40) -> Vocabulary:
         pos: list[Counter[str]] = [Counter() for _ in CONTEXTS]
         neg: list[Counter[str]] = [Counter() for _ in CONTEXTS]
         n_pos = max(sum(labels), 1)
         n_neg = max(len(labels) - sum(labels), 1)
-        for d, y in zip(described, labels, strict=True):
-            for k, toks in enumerate(d.context):
+        for context, y in zip(described.context, labels, strict=True):
+            for k, toks in enumerate(context):
                 (pos if y else neg)[k].update(toks)
         index: dict[tuple[int, str], int] = {}
         for k in range(len(CONTEXTS)):
@@ -227,14 +287,22 @@ class Vocabulary:
                 index[(k, tok)] = len(index)
         return cls(index)
 
-    def matrix(self, described: Sequence[Described]) -> np.ndarray:
-        x = np.zeros((len(described), len(NUMERIC) + len(self.index)), dtype=np.float32)
+    def matrix(self, described: Described) -> np.ndarray:
         base = len(NUMERIC)
-        for row, d in enumerate(described):
-            x[row, :base] = d.numeric
-            for k, toks in enumerate(d.context):
-                for tok in toks:
-                    col = self.index.get((k, tok))
-                    if col is not None:
-                        x[row, base + col] = 1.0
+        x = np.zeros((len(described), base + len(self.index)), dtype=np.float32)
+        x[:, :base] = described.numeric
+        rows: list[int] = []
+        cols: list[int] = []
+        # token sets are shared between candidates of a line: look each up once
+        seen: dict[tuple[int, frozenset[str]], list[int]] = {}
+        for row, context in enumerate(described.context):
+            for k, toks in enumerate(context):
+                hit = seen.get((k, toks))
+                if hit is None:
+                    vocab = self._by_context[k]
+                    hit = seen[(k, toks)] = [vocab[t] for t in toks if t in vocab]
+                if hit:
+                    cols += hit
+                    rows += [row] * len(hit)
+        x[rows, [base + c for c in cols]] = 1.0
         return x

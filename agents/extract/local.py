@@ -22,8 +22,8 @@ from threadpoolctl import ThreadpoolController
 
 from agents.extract.errors import ModelArtifactError, TrainingDataError
 from agents.extract.features import Layout
-from agents.extract.normalize import shape_of
-from agents.extract.ranker import FieldModel, train_field
+from agents.extract.normalize import Shape, shape_of
+from agents.extract.ranker import FieldModel, Prepared, prepare, train_field
 from schemas.document import Document, LabelledDocument
 from schemas.fields import DocumentKind, ExtractedField, Extraction, FieldSource
 
@@ -79,8 +79,15 @@ class LocalExtractor:
             layout = Layout(document)
             # one OpenMP thread: per-call thread start-up costs more than a receipt's
             # few hundred rows take to score
-            with self._threads.limit(limits=1, user_api="openmp"):
-                fields = {n: _extract_field(m, document, layout) for n, m in models.items()}
+            shared: dict[Shape, Prepared] = {}
+            # assume_finite: our features are finite by construction, and the check
+            # is a measurable share of scoring a few hundred rows
+            with self._threads.limit(limits=1, user_api="openmp"), sklearn.config_context(assume_finite=True):
+                fields = {}
+                for name, model in models.items():
+                    if model.shape not in shared:
+                        shared[model.shape] = prepare(model.shape, document, layout)
+                    fields[name] = _extract_field(model, document, shared[model.shape])
         except Exception as exc:  # a malformed document must route to review, not crash
             return self._failed(document, f"extraction failed: {exc!r}")
         return Extraction(kind=document.kind, fields=fields, model_version=self._version)
@@ -89,8 +96,8 @@ class LocalExtractor:
         return Extraction(kind=document.kind, model_version=self._version, failure=reason)
 
 
-def _extract_field(model: FieldModel, document: Document, layout: Layout) -> ExtractedField:
-    pick, confidence = model.pick(document, layout)
+def _extract_field(model: FieldModel, document: Document, prepared: Prepared) -> ExtractedField:
+    pick, confidence = model.pick_from(*prepared)
     c = pick.candidate
     if c is None:
         return ExtractedField(value=None, confidence=confidence)
@@ -151,10 +158,15 @@ def train_local_extractor(*, documents: Sequence[LabelledDocument], out_dir: Pat
         for kind, names in by_kind.items():
             docs = [d for d in documents if d.kind == kind]
             layouts = [Layout(d) for d in docs]
-            models[kind] = {
-                name: train_field(name=name, shape=shape_of(name), documents=docs, seed=seed, layouts=layouts)
-                for name in names
-            }
+            shared: dict[Shape, list[Prepared]] = {}
+            models[kind] = {}
+            for name in names:
+                shape = shape_of(name)
+                if shape not in shared:
+                    shared[shape] = [prepare(shape, d, lay) for d, lay in zip(docs, layouts, strict=True)]
+                models[kind][name] = train_field(
+                    name=name, shape=shape, documents=docs, seed=seed, prepared=shared[shape]
+                )
     data_hash = _data_hash(documents)
     version = f"local-v{FEATURE_VERSION}-{data_hash[:12]}-s{seed}"
     path = out_dir / version

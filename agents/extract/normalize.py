@@ -145,6 +145,8 @@ def normalize_amount(text: str | None) -> str | None:
 
 
 _WS = re.compile(r"\s+")
+_COMMA = re.compile(r"\s*,\s*")
+_SPACE_BEFORE_STOP = re.compile(r"\s+([.;:])")
 
 
 def normalize_text(text: str | None) -> str | None:
@@ -164,8 +166,8 @@ def normalize_address(text: str | None) -> str | None:
     s = normalize_text(text)
     if s is None:
         return None
-    s = re.sub(r"\s*,\s*", " ", s.upper())
-    s = re.sub(r"\s+([.;:])", r"\1", s)
+    s = _COMMA.sub(" ", s.upper())
+    s = _SPACE_BEFORE_STOP.sub(r"\1", s)
     return _WS.sub(" ", s).strip() or None
 
 

@@ -36,7 +36,7 @@ class Pick:
 
 @dataclass(slots=True)
 class _Example:
-    described: list[Described]
+    described: Described
     candidates: list[Candidate]
     labels: list[bool]
     gold: str | None
@@ -56,8 +56,11 @@ class FieldModel:
     def pick(self, document: Document, layout: Layout | None = None) -> tuple[Pick, float]:
         """The predicted value and its calibrated confidence."""
         candidates = candidates_for(self.shape, document)
-        described = describe(document, candidates, layout)
-        top = _top(self.vocabulary, self.classifier, described, candidates)
+        return self.pick_from(candidates, describe(document, candidates, layout))
+
+    def pick_from(self, candidates: list[Candidate], described: Described) -> tuple[Pick, float]:
+        """As `pick`, from candidates already described (shared by fields of one shape)."""
+        top = _tops(self.vocabulary, self.classifier, [(described, candidates)])[0]
         if top.value is None or top.score < self.none_threshold:
             return Pick(None, None, top.score), self.none_confidence
         return top, self.confidence(top.score)
@@ -65,7 +68,10 @@ class FieldModel:
     def confidence(self, score: float) -> float:
         if self.calibrator is None:
             return float(score)
-        calibrated = float(self.calibrator.predict([score])[0])
+        # what IsotonicRegression.predict computes (clipped linear interpolation),
+        # without its per-call validation, which cost more than the rest of the field
+        cal = self.calibrator
+        calibrated = float(np.interp(score, cal.X_thresholds_, cal.y_thresholds_))
         # Isotonic steps tie many documents; the raw score orders them within a step
         # (by at most TIE_BREAK, far below any calibration error we can measure).
         return float(np.clip(calibrated - TIE_BREAK * (1.0 - score), 0.0, 1.0))
@@ -78,23 +84,14 @@ class _Constant:
         return np.tile([0.0, 1.0], (len(x), 1))
 
 
-def _top(
-    vocabulary: Vocabulary,
-    classifier: HistGradientBoostingClassifier | _Constant | None,
-    described: list[Described],
-    candidates: list[Candidate],
-) -> Pick:
-    return _tops(vocabulary, classifier, [(described, candidates)])[0]
-
-
 def _tops(
     vocabulary: Vocabulary,
     classifier: HistGradientBoostingClassifier | _Constant | None,
-    batch: Sequence[tuple[list[Described], list[Candidate]]],
+    batch: Sequence[tuple[Described, list[Candidate]]],
 ) -> list[Pick]:
     """Best candidate of each document, scored in one call (per-call overhead dominates)."""
-    rows = [d for described, _ in batch for d in described]
-    if classifier is None or not rows:
+    rows = Described.concat([described for described, _ in batch])
+    if classifier is None or not len(rows):
         return [Pick(None, None, 0.0) for _ in batch]
     scores = classifier.predict_proba(vocabulary.matrix(rows))[:, 1]
     picks, offset = [], 0
@@ -109,16 +106,24 @@ def _tops(
     return picks
 
 
+Prepared = tuple[list[Candidate], Described]
+
+
+def prepare(shape: Shape, document: Document, layout: Layout) -> Prepared:
+    """A document's candidates of one shape and their features, shared by its fields."""
+    candidates = candidates_for(shape, document)
+    return candidates, describe(document, candidates, layout)
+
+
 def _examples(
-    name: str, shape: Shape, documents: Sequence[LabelledDocument], layouts: Sequence[Layout]
+    name: str, documents: Sequence[LabelledDocument], prepared: Sequence[Prepared]
 ) -> list[_Example]:
     out = []
-    for doc, layout in zip(documents, layouts, strict=True):
+    for doc, (candidates, described) in zip(documents, prepared, strict=True):
         gold = doc.gold.get(name)
         key = comparison_key(gold)
-        candidates = candidates_for(shape, doc)
         labels = [key is not None and comparison_key(c.value) == key for c in candidates]
-        out.append(_Example(describe(doc, candidates, layout), candidates, labels, gold))
+        out.append(_Example(described, candidates, labels, gold))
     return out
 
 
@@ -143,7 +148,7 @@ def _fit(
     return vocabulary, classifier
 
 
-def _sample(examples: Sequence[_Example], seed: int) -> tuple[list[Described], list[bool]]:
+def _sample(examples: Sequence[_Example], seed: int) -> tuple[Described, list[bool]]:
     """All positives and at most NEGATIVES_PER_DOCUMENT random negatives per document.
 
     Most candidates are obviously wrong; sampling them keeps training to seconds.
@@ -156,9 +161,9 @@ def _sample(examples: Sequence[_Example], seed: int) -> tuple[list[Described], l
         negatives = [i for i, y in enumerate(e.labels) if not y]
         keep = [i for i, y in enumerate(e.labels) if y]
         keep += rng.sample(negatives, min(len(negatives), NEGATIVES_PER_DOCUMENT))
-        described += [e.described[i] for i in keep]
+        described.append(e.described.take(keep))
         labels += [e.labels[i] for i in keep]
-    return described, labels
+    return Described.concat(described), labels
 
 
 def _correct(pred: str | None, gold: str | None) -> bool:
@@ -184,15 +189,16 @@ def train_field(
     shape: Shape,
     documents: Sequence[LabelledDocument],
     seed: int = 0,
-    layouts: Sequence[Layout] | None = None,
+    prepared: Sequence[Prepared] | None = None,
 ) -> FieldModel:
     """Fit one field's ranker, its calibration (out of fold) and its None threshold.
 
-    `layouts` (one per document, from `Layout(doc)`) saves recomputing geometry when
-    several fields are trained on the same documents.
+    `prepared` (one per document, from `prepare`) saves recomputing candidates and
+    features when several fields of one shape are trained on the same documents.
     """
-    layouts = layouts if layouts is not None else [Layout(d) for d in documents]
-    examples = _examples(name, shape, documents, layouts)
+    if prepared is None:
+        prepared = [prepare(shape, d, Layout(d)) for d in documents]
+    examples = _examples(name, documents, prepared)
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     fold_of = {i: k % FOLDS for k, i in enumerate(order)}
