@@ -61,6 +61,18 @@ NUMERIC = (
     "n_codes",
     "alpha_line_rank",
     "year",
+    "suffix_end",
+    "suffix_any",
+    "open_end",
+    "boilerplate",
+    "upper_frac",
+    "next_registration",
+    "next_suffix",
+    "prev_suffix",
+    "lexicon_votes",
+    "lexicon_ids",
+    "lexicon_share",
+    "lexicon_on_page",
 )
 _EXTRAS = (
     ("dayfirst", -1.0),
@@ -69,9 +81,34 @@ _EXTRAS = (
     ("decimals", -1.0),
     ("joined", 1.0),
     ("n_codes", 0.0),
+    ("lexicon_votes", 0.0),
+    ("lexicon_ids", 0.0),
+    ("lexicon_share", 0.0),
+    ("lexicon_on_page", 0.0),
 )
 
 Context = tuple[frozenset[str], ...]
+
+# Words that end Malaysian (and most English-speaking) business names: evidence that a
+# header line is the vendor and not a slogan, and that a name block ends here.
+_SUFFIX = (
+    r"\b(SDN\.?\s*BHD|S/B|BHD|BERHAD|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|HARDWARE|"
+    r"MART|MARKET|STORES?|SHOP|CO|COMPANY|RESOURCES|HOLDINGS|CAFE|BAKERY|KITCHEN|FOODS?|"
+    r"PHARMACY|STATIONERY|SUPPL(Y|IES)|INDUSTRIES|CORPORATION|LTD|PLT|GROUP|HYPERMARKET|"
+    r"SUPERMARKET|MINI ?MARKET|ELECTRICAL|MACHINERY|BOOKS?|GIFTS?|MOTOR|AUTO|CENTRE|CENTER)\b"
+)
+_SUFFIX_ANY = re.compile(_SUFFIX)
+_SUFFIX_END = re.compile(_SUFFIX + r"[\W]*$")
+_OPEN_END = re.compile(r"(&|\(|-|,|\bAND|\bOF|\bTHE)\s*$")
+_BOILERPLATE = re.compile(
+    r"\b(INVOICE|RECEIPT|WELCOME|THANK|TAX|CASH|SALES?|BILL|GST|TEL|FAX|TABLE|ORDER|DATE|TIME|"
+    r"CASHIER|TOTAL|SIMPLIFIED|PLEASE|AGAIN|SHOPPING|MEMBER|OFFICIAL|COPY|NO|REG|OWNED|BY)\b"
+)
+# a line that is only a company registration number: "(1179227A)", "CO NO : 1174703-K"
+_REGISTRATION_LINE = re.compile(
+    r"^\W*((CO(MPANY)?|ROC|REG(ISTRATION)?)\.?\s*(REG\.?\s*)?(NO|NUMBER)?\.?\s*[:.]?\s*)?"
+    r"\d{4,}[\s-]*[A-Z]?\W*$"
+)
 
 
 @lru_cache(maxsize=16384)
@@ -138,6 +175,14 @@ class Layout:
         self.line_len = np.maximum(np.fromiter(map(len, self.texts), dtype=np.float64, count=count), 1.0)
         colons = [t.find(":") for t in self.texts]
         self.colon = np.asarray(colons, dtype=np.int64)
+        upper = [t.upper() for t in self.texts]
+        suffix = [float(bool(_SUFFIX_ANY.search(t))) for t in upper]
+        registration = [float(bool(_REGISTRATION_LINE.match(t.strip()))) for t in upper]
+        # what follows or precedes a line: a registration number or business suffix
+        # below a line says "the name ends here"; a suffix above says it ended before
+        self.next_registration = np.asarray([*registration[1:], 0.0])
+        self.next_suffix = np.asarray([*suffix[1:], 0.0])
+        self.prev_suffix = np.asarray([0.0, *suffix[:-1]])
         self.label = [
             tokens(t[:c]) if c >= 0 else frozenset() for t, c in zip(self.texts, colons, strict=True)
         ]
@@ -218,18 +263,38 @@ def describe(doc: Document, candidates: Sequence[Candidate], layout: Layout | No
             per_value[:, 3],
             per_value[:, 4],
             (m - np.searchsorted(starts, end_line, side="right")) / m,
-            extras,
+            extras[:, : len(_EXTRAS) - 4],
             lay.alpha_rank[line],
             per_value[:, 5],
+            np.array([_name_stats(c.value) for c in candidates], dtype=np.float64),
+            stats[:, 4],
+            lay.next_registration[end_line],
+            lay.next_suffix[end_line],
+            lay.prev_suffix[line],
+            extras[:, len(_EXTRAS) - 4 :],
         ]
     ).astype(np.float32)
     return Described(x, [_context(c, lay) for c in candidates])
 
 
 @lru_cache(maxsize=16384)
-def _raw_stats(raw: str) -> tuple[int, int, int, int]:
-    """(length, digits, letters, words) of a candidate's text."""
-    return len(raw), len(raw) - len(raw.translate(_DIGITS)), len(_LETTER.findall(raw)), len(raw.split())
+def _raw_stats(raw: str) -> tuple[float, ...]:
+    """(length, digits, letters, words, upper-case share of letters) of a candidate's text."""
+    letters = _LETTER.findall(raw)
+    upper = sum(map(str.isupper, letters)) / len(letters) if letters else 0.0
+    return len(raw), len(raw) - len(raw.translate(_DIGITS)), len(letters), len(raw.split()), upper
+
+
+@lru_cache(maxsize=16384)
+def _name_stats(value: str) -> tuple[float, float, float, float]:
+    """(ends in a business suffix, has one, ends open like "&", boilerplate words)."""
+    v = value.upper()
+    return (
+        float(bool(_SUFFIX_END.search(v))),
+        float(bool(_SUFFIX_ANY.search(v))),
+        float(bool(_OPEN_END.search(v))),
+        float(len(_BOILERPLATE.findall(v))),
+    )
 
 
 def _context(c: Candidate, lay: Layout) -> Context:

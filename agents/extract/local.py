@@ -22,13 +22,14 @@ from threadpoolctl import ThreadpoolController
 
 from agents.extract.errors import ModelArtifactError, TrainingDataError
 from agents.extract.features import Layout
+from agents.extract.fit import train_field
 from agents.extract.normalize import Shape, shape_of
-from agents.extract.ranker import FieldModel, Prepared, prepare, train_field
+from agents.extract.ranker import FieldModel, Prepared, prepare
 from schemas.document import Document, LabelledDocument
 from schemas.fields import DocumentKind, ExtractedField, Extraction, FieldSource
 
 # Bump when candidates or features change: artifacts from another version are refused.
-FEATURE_VERSION = "6"
+FEATURE_VERSION = "7"
 MIN_LABELLED = 5
 
 
@@ -87,7 +88,7 @@ class LocalExtractor:
                 for name, model in models.items():
                     if model.shape not in shared:
                         shared[model.shape] = prepare(model.shape, document, layout)
-                    fields[name] = _extract_field(model, document, shared[model.shape])
+                    fields[name] = _extract_field(model, document, layout, shared[model.shape])
         except Exception as exc:  # a malformed document must route to review, not crash
             return self._failed(document, f"extraction failed: {exc!r}")
         return Extraction(kind=document.kind, fields=fields, model_version=self._version)
@@ -96,8 +97,10 @@ class LocalExtractor:
         return Extraction(kind=document.kind, model_version=self._version, failure=reason)
 
 
-def _extract_field(model: FieldModel, document: Document, prepared: Prepared) -> ExtractedField:
-    pick, confidence = model.pick_from(*prepared)
+def _extract_field(
+    model: FieldModel, document: Document, layout: Layout, prepared: Prepared
+) -> ExtractedField:
+    pick, confidence = model.pick_from(document, layout, prepared)
     c = pick.candidate
     if c is None:
         return ExtractedField(value=None, confidence=confidence)
@@ -165,7 +168,7 @@ def train_local_extractor(*, documents: Sequence[LabelledDocument], out_dir: Pat
                 if shape not in shared:
                     shared[shape] = [prepare(shape, d, lay) for d, lay in zip(docs, layouts, strict=True)]
                 models[kind][name] = train_field(
-                    name=name, shape=shape, documents=docs, seed=seed, prepared=shared[shape]
+                    name=name, shape=shape, documents=docs, seed=seed, prepared=shared[shape], layouts=layouts
                 )
     data_hash = _data_hash(documents)
     version = f"local-v{FEATURE_VERSION}-{data_hash[:12]}-s{seed}"

@@ -1,30 +1,31 @@
-"""One field's model: score candidates, pick a value, say how sure we are.
+"""One field's model at run time: score candidates, pick a value, say how sure we are.
 
 A gradient-boosted classifier scores each candidate; candidates with the same value
 pool their evidence (the best score wins), and the top value is the prediction.
-Its raw score is not a probability of being right, so an isotonic map fitted on
-out-of-fold predictions (documents the scoring model never saw) turns it into one.
-When a field may be absent, an out-of-fold threshold on the top score decides None.
+Its raw score is not a probability of being right, so a calibrator fitted on
+out-of-fold predictions (documents the scoring model never saw) turns the pick's
+evidence into one. When a field may be absent, an out-of-fold threshold on the top
+score decides None. Training lives in `agents.extract.fit`.
 """
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.isotonic import IsotonicRegression
 
+from agents.extract.calibration import Calibrator, evidence
 from agents.extract.candidates import Candidate, candidates_for
 from agents.extract.features import Described, Layout, Vocabulary, describe
+from agents.extract.gazetteer import Gazetteer, Lexicon, identifiers
 from agents.extract.normalize import Shape, comparison_key
-from schemas.document import Document, LabelledDocument
+from schemas.document import Document
 
-FOLDS = 3
-NEGATIVES_PER_DOCUMENT = 30
 TIE_BREAK = 1e-3
+
+Prepared = tuple[list[Candidate], Described]
 
 
 @dataclass(slots=True)
@@ -32,81 +33,73 @@ class Pick:
     value: str | None
     candidate: Candidate | None
     score: float
+    second: float = 0.0  # best score of any other value
+    known: float = 0.0  # training documents where this value was the field's
+    agree: float = 0.0  # candidates with this value
+
+    def evidence(self) -> list[float]:
+        return evidence(top=self.score, second=self.second, known=self.known, agree=self.agree)
 
 
-@dataclass(slots=True)
-class _Example:
-    described: Described
-    candidates: list[Candidate]
-    labels: list[bool]
-    gold: str | None
-
-
-@dataclass(slots=True)
-class FieldModel:
-    name: str
-    shape: Shape
-    vocabulary: Vocabulary
-    classifier: HistGradientBoostingClassifier | _Constant | None
-    calibrator: IsotonicRegression | None
-    none_threshold: float = 0.0
-    none_confidence: float = 0.5
-    metrics: dict[str, float] = field(default_factory=dict)
-
-    def pick(self, document: Document, layout: Layout | None = None) -> tuple[Pick, float]:
-        """The predicted value and its calibrated confidence."""
-        candidates = candidates_for(self.shape, document)
-        return self.pick_from(candidates, describe(document, candidates, layout))
-
-    def pick_from(self, candidates: list[Candidate], described: Described) -> tuple[Pick, float]:
-        """As `pick`, from candidates already described (shared by fields of one shape)."""
-        top = _tops(self.vocabulary, self.classifier, [(described, candidates)])[0]
-        if top.value is None or top.score < self.none_threshold:
-            return Pick(None, None, top.score), self.none_confidence
-        return top, self.confidence(top.score)
-
-    def confidence(self, score: float) -> float:
-        if self.calibrator is None:
-            return float(score)
-        # what IsotonicRegression.predict computes (clipped linear interpolation),
-        # without its per-call validation, which cost more than the rest of the field
-        cal = self.calibrator
-        calibrated = float(np.interp(score, cal.X_thresholds_, cal.y_thresholds_))
-        # Isotonic steps tie many documents; the raw score orders them within a step
-        # (by at most TIE_BREAK, far below any calibration error we can measure).
-        return float(np.clip(calibrated - TIE_BREAK * (1.0 - score), 0.0, 1.0))
-
-
-class _Constant:
+class Constant:
     """Scorer for a field whose every candidate was right in training (one value)."""
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
         return np.tile([0.0, 1.0], (len(x), 1))
 
 
-def _tops(
-    vocabulary: Vocabulary,
-    classifier: HistGradientBoostingClassifier | _Constant | None,
-    batch: Sequence[tuple[Described, list[Candidate]]],
-) -> list[Pick]:
-    """Best candidate of each document, scored in one call (per-call overhead dominates)."""
-    rows = Described.concat([described for described, _ in batch])
-    if classifier is None or not len(rows):
-        return [Pick(None, None, 0.0) for _ in batch]
-    scores = classifier.predict_proba(vocabulary.matrix(rows))[:, 1]
-    picks, offset = [], 0
-    for _, candidates in batch:
-        if not candidates:
-            picks.append(Pick(None, None, 0.0))
-            continue
-        part = scores[offset : offset + len(candidates)]
-        best = int(np.argmax(part))
-        picks.append(Pick(candidates[best].value, candidates[best], float(part[best])))
-        offset += len(candidates)
-    return picks
+@dataclass(frozen=True, slots=True)
+class Scorer:
+    """What scores one field's candidates: learnt words, known values, the classifier."""
+
+    vocabulary: Vocabulary
+    gazetteer: Gazetteer | None
+    lexicon: Lexicon | None
+    classifier: HistGradientBoostingClassifier | Constant | None
+
+    def matrix(self, described: Described, known: np.ndarray | None) -> np.ndarray:
+        x = self.vocabulary.matrix(described)
+        return x if known is None else np.hstack([x, known])
 
 
-Prepared = tuple[list[Candidate], Described]
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One document's candidates of one field, with their features and comparison keys."""
+
+    described: Described
+    candidates: list[Candidate]
+    keys: list[str | None]
+    backed: dict[str, float] = field(default_factory=dict)  # key -> lexicon votes
+
+    def known(self, gazetteer: Gazetteer, *, own_gold: str | None = None, own: bool = False) -> np.ndarray:
+        return gazetteer.columns(self.keys, backed=self.backed, own_gold=own_gold, own=own)
+
+
+def with_lexicon(
+    lexicon: Lexicon | None,
+    batch: Batch,
+    document: Document,
+    layout: Layout,
+    *,
+    own_gold: str | None = None,
+    own: bool = False,
+) -> Batch:
+    """`batch` plus the values the lexicon offers for this document's identifiers
+    (`own`: a training document, left out of the lexicon's votes)."""
+    if lexicon is None:
+        return batch
+    ids = identifiers(layout.texts)
+    page = frozenset(batch.keys)
+    extra = lexicon.candidates(layout.texts, ids, on_page=page, own_gold=own_gold, own=own)
+    if not extra:
+        return batch
+    keys = [comparison_key(c.value) for c in extra]
+    return Batch(
+        Described.concat([batch.described, describe(document, extra, layout)]),
+        batch.candidates + extra,
+        batch.keys + keys,
+        {k: c.extra["lexicon_votes"] for k, c in zip(keys, extra, strict=True) if k},
+    )
 
 
 def prepare(shape: Shape, document: Document, layout: Layout) -> Prepared:
@@ -115,118 +108,67 @@ def prepare(shape: Shape, document: Document, layout: Layout) -> Prepared:
     return candidates, describe(document, candidates, layout)
 
 
-def _examples(
-    name: str, documents: Sequence[LabelledDocument], prepared: Sequence[Prepared]
-) -> list[_Example]:
-    out = []
-    for doc, (candidates, described) in zip(documents, prepared, strict=True):
-        gold = doc.gold.get(name)
-        key = comparison_key(gold)
-        labels = [key is not None and comparison_key(c.value) == key for c in candidates]
-        out.append(_Example(described, candidates, labels, gold))
-    return out
+@dataclass(slots=True)
+class FieldModel:
+    name: str
+    shape: Shape
+    vocabulary: Vocabulary
+    classifier: HistGradientBoostingClassifier | Constant | None
+    calibrator: Calibrator | None
+    none_threshold: float = 0.0
+    none_confidence: float = 0.5
+    metrics: dict[str, float] = field(default_factory=dict)
+    gazetteer: Gazetteer | None = None
+    lexicon: Lexicon | None = None
+
+    def pick(self, document: Document, layout: Layout | None = None) -> tuple[Pick, float]:
+        """The predicted value and its calibrated confidence."""
+        lay = layout if layout is not None else Layout(document)
+        return self.pick_from(document, lay, prepare(self.shape, document, lay))
+
+    def pick_from(self, document: Document, layout: Layout, prepared: Prepared) -> tuple[Pick, float]:
+        """As `pick`, from candidates already described (shared by fields of one shape)."""
+        candidates, described = prepared
+        keys = [comparison_key(c.value) for c in candidates] if self.gazetteer else []
+        batch = with_lexicon(self.lexicon, Batch(described, candidates, keys), document, layout)
+        scorer = Scorer(self.vocabulary, self.gazetteer, self.lexicon, self.classifier)
+        top = tops(scorer, [batch])[0]
+        if top.value is None or top.score < self.none_threshold:
+            return Pick(None, None, top.score), self.none_confidence
+        return top, self.confidence(top)
+
+    def confidence(self, pick: Pick) -> float:
+        if self.calibrator is None:
+            return float(pick.score)
+        calibrated, combined = self.calibrator(pick.evidence())
+        # Isotonic steps tie many documents; the combined score orders them within a
+        # step (by at most TIE_BREAK, far below any calibration error we can measure).
+        return float(np.clip(calibrated - TIE_BREAK * (1.0 - combined), 0.0, 1.0))
 
 
-def _fit(
-    examples: Sequence[_Example], seed: int
-) -> tuple[Vocabulary, HistGradientBoostingClassifier | _Constant | None]:
-    described, labels = _sample(examples, seed)
-    vocabulary = Vocabulary.learn(described, labels)
-    if not any(labels):
-        return vocabulary, None
-    if all(labels):
-        return vocabulary, _Constant()
-    classifier = HistGradientBoostingClassifier(
-        max_iter=120,
-        learning_rate=0.1,
-        max_leaf_nodes=31,
-        l2_regularization=1.0,
-        min_samples_leaf=10,
-        random_state=seed,
-    )
-    classifier.fit(vocabulary.matrix(described), np.asarray(labels, dtype=np.int8))
-    return vocabulary, classifier
+def tops(scorer: Scorer, batches: Sequence[Batch]) -> list[Pick]:
+    """Best candidate of each document, scored in one call (per-call overhead dominates)."""
+    rows = Described.concat([b.described for b in batches])
+    if scorer.classifier is None or not len(rows):
+        return [Pick(None, None, 0.0) for _ in batches]
+    gazetteer = scorer.gazetteer
+    known = np.concatenate([b.known(gazetteer) for b in batches]) if gazetteer else None
+    scores = scorer.classifier.predict_proba(scorer.matrix(rows, known))[:, 1]
+    picks, offset = [], 0
+    for b in batches:
+        if not b.candidates:
+            picks.append(Pick(None, None, 0.0))
+            continue
+        part = scores[offset : offset + len(b.candidates)]
+        offset += len(b.candidates)
+        best = int(np.argmax(part))
+        seen = gazetteer.gold.get(b.keys[best] or "", 0) if gazetteer else 0
+        picks.append(_pick(b.candidates, part, best, seen))
+    return picks
 
 
-def _sample(examples: Sequence[_Example], seed: int) -> tuple[Described, list[bool]]:
-    """All positives and at most NEGATIVES_PER_DOCUMENT random negatives per document.
-
-    Most candidates are obviously wrong; sampling them keeps training to seconds.
-    It shifts the classifier's base rate, which the out-of-fold calibration absorbs.
-    """
-    rng = random.Random(seed)
-    described: list[Described] = []
-    labels: list[bool] = []
-    for e in examples:
-        negatives = [i for i, y in enumerate(e.labels) if not y]
-        keep = [i for i, y in enumerate(e.labels) if y]
-        keep += rng.sample(negatives, min(len(negatives), NEGATIVES_PER_DOCUMENT))
-        described.append(e.described.take(keep))
-        labels += [e.labels[i] for i in keep]
-    return Described.concat(described), labels
-
-
-def _correct(pred: str | None, gold: str | None) -> bool:
-    return comparison_key(pred) == comparison_key(gold)
-
-
-def _none_threshold(scores: np.ndarray, golds: list[str | None], correct: np.ndarray) -> float:
-    """Top-score threshold below which predicting None is right more often than not."""
-    absent = np.array([g is None for g in golds])
-    if not absent.any():
-        return 0.0
-    best_t, best_acc = 0.0, -1.0
-    for t in np.unique(np.concatenate([[0.0], scores])):
-        acc = np.where(scores < t, absent, correct).mean()
-        if acc > best_acc:
-            best_t, best_acc = float(t), float(acc)
-    return best_t
-
-
-def train_field(
-    *,
-    name: str,
-    shape: Shape,
-    documents: Sequence[LabelledDocument],
-    seed: int = 0,
-    prepared: Sequence[Prepared] | None = None,
-) -> FieldModel:
-    """Fit one field's ranker, its calibration (out of fold) and its None threshold.
-
-    `prepared` (one per document, from `prepare`) saves recomputing candidates and
-    features when several fields of one shape are trained on the same documents.
-    """
-    if prepared is None:
-        prepared = [prepare(shape, d, Layout(d)) for d in documents]
-    examples = _examples(name, documents, prepared)
-    order = list(range(len(examples)))
-    random.Random(seed).shuffle(order)
-    fold_of = {i: k % FOLDS for k, i in enumerate(order)}
-    scores = np.zeros(len(examples))
-    preds: list[str | None] = [None] * len(examples)
-    for fold in range(FOLDS):
-        held = [i for i in range(len(examples)) if fold_of[i] == fold]
-        vocab, clf = _fit([examples[i] for i in range(len(examples)) if fold_of[i] != fold], seed)
-        batch = [(examples[i].described, examples[i].candidates) for i in held]
-        for i, top in zip(held, _tops(vocab, clf, batch), strict=True):
-            scores[i], preds[i] = top.score, top.value
-    golds = [e.gold for e in examples]
-    correct = np.array([_correct(p, g) for p, g in zip(preds, golds, strict=True)])
-    threshold = _none_threshold(scores, golds, correct)
-    kept = (scores >= threshold) & np.array([p is not None for p in preds])
-    calibrator = None
-    if kept.any():
-        calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        calibrator.fit(scores[kept], correct[kept].astype(float))
-    absent = np.array([g is None for g in golds])
-    # Laplace-smoothed: how often a None prediction was right out of fold
-    none_conf = (float(absent[~kept].sum()) + 1.0) / (float((~kept).sum()) + 2.0)
-    vocab, clf = _fit(examples, seed)
-    with_gold = [any(e.labels) for e in examples if e.gold is not None]
-    recall = float(np.mean(with_gold)) if with_gold else 0.0
-    metrics = {
-        "oof_accuracy": float(np.where(kept, correct, absent).mean()),
-        "candidate_recall": float(recall),
-        "documents": float(len(examples)),
-    }
-    return FieldModel(name, shape, vocab, clf, calibrator, threshold, none_conf, metrics)
+def _pick(candidates: list[Candidate], scores: np.ndarray, best: int, known: float) -> Pick:
+    value = candidates[best].value
+    same = np.fromiter((c.value == value for c in candidates), dtype=bool, count=len(candidates))
+    second = float(scores[~same].max()) if not same.all() else 0.0
+    return Pick(value, candidates[best], float(scores[best]), second, known, float(same.sum()))
