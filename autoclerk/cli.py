@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -47,6 +48,7 @@ def run(
     serve: Annotated[
         bool | None, typer.Option(help="then serve the review UI until Ctrl-C (default: on a terminal)")
     ] = None,
+    workers: Annotated[int, typer.Option(min=0, max=16, help="worker processes; 0: one per core")] = 0,
 ) -> None:
     """Main job: embedded broker + worker, publish the shipped sample, print the summary."""
     from autoclerk.demo import demo_run
@@ -56,7 +58,13 @@ def run(
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             demo_run(
-                settings=settings, limit=limit, fresh=fresh, console=console, timeout_s=timeout, serve=serve
+                settings=settings,
+                limit=limit,
+                fresh=fresh,
+                console=console,
+                timeout_s=timeout,
+                serve=serve,
+                n_workers=workers or min(os.cpu_count() or 1, settings.kafka.partitions),
             )
         )
 

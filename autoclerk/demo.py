@@ -53,7 +53,12 @@ def spawn_worker(*, settings: Settings, bootstrap: str, log_path: Path) -> subpr
 
 
 async def wait_for_outcomes(
-    *, settings: Settings, expected: int, worker: subprocess.Popen[bytes], console: Console, timeout_s: float
+    *,
+    settings: Settings,
+    expected: int,
+    workers: list[subprocess.Popen[bytes]],
+    console: Console,
+    timeout_s: float,
 ) -> RunSummary:
     engine = make_engine(settings.db.url)
     deadline = time.monotonic() + timeout_s
@@ -73,8 +78,9 @@ async def wait_for_outcomes(
                 bar.update(task, completed=min(done, expected))
                 if done >= expected:
                     return summary
-                if worker.poll() is not None:
-                    raise RuntimeError(f"worker exited with code {worker.returncode}; see its log")
+                if any(w.poll() is not None for w in workers):
+                    codes = [w.returncode for w in workers]
+                    raise RuntimeError(f"a worker exited (codes {codes}); see var/logs/worker-*.log")
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"only {done} of {expected} documents reached an outcome")
                 await asyncio.sleep(0.25)
@@ -93,7 +99,14 @@ def stop_worker(worker: subprocess.Popen[bytes], *, timeout_s: float = 15.0) -> 
 
 
 async def demo_run(
-    *, settings: Settings, limit: int | None, fresh: bool, console: Console, timeout_s: float, serve: bool
+    *,
+    settings: Settings,
+    limit: int | None,
+    fresh: bool,
+    console: Console,
+    timeout_s: float,
+    serve: bool,
+    n_workers: int = 1,
 ) -> RunSummary:
     if fresh:
         _reset_sqlite(settings.db.url)
@@ -113,16 +126,22 @@ async def demo_run(
             bootstrap = broker.bootstrap
             console.print(f"embedded broker on {bootstrap} (pid {broker.pid})")
         await ensure_topics(bootstrap=bootstrap, names=topics.all(), partitions=settings.kafka.partitions)
-        log_path = Path("var/logs/worker.log")
-        worker = spawn_worker(settings=settings, bootstrap=bootstrap, log_path=log_path)
-        stack.callback(stop_worker, worker)
-        console.print(f"worker pid {worker.pid}, log {log_path}")
+        # One process per core: extraction is CPU-bound, and the consumer group
+        # spreads the partitions over the processes.
+        workers = []
+        for i in range(n_workers):
+            log_path = Path(f"var/logs/worker-{i}.log")
+            workers.append(spawn_worker(settings=settings, bootstrap=bootstrap, log_path=log_path))
+            stack.callback(stop_worker, workers[-1])
+        console.print(
+            f"{n_workers} worker process(es): {', '.join(str(w.pid) for w in workers)}; logs in var/logs/"
+        )
         sent = await publish_events(
             bootstrap=bootstrap, topic=topics.received, events=(received_event(d) for d in docs)
         )
         console.print(f"published {sent} documents to {topics.received}")
         summary = await wait_for_outcomes(
-            settings=settings, expected=sent, worker=worker, console=console, timeout_s=timeout_s
+            settings=settings, expected=sent, workers=workers, console=console, timeout_s=timeout_s
         )
         console.print(summary_table(summary, published=sent))
         if serve:

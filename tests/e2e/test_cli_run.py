@@ -60,5 +60,5 @@ def test_run_gives_every_document_exactly_one_outcome(tmp_path: Path, trained_mo
     assert not dead
     assert set(outcomes) == expected
     assert set(outcomes.values()) == {1}
-    assert (tmp_path / "var" / "logs" / "worker.log").exists()
+    assert (tmp_path / "var" / "logs" / "worker-0.log").exists()
     assert tmp_path != ROOT  # ran from elsewhere: nothing depends on the working directory
