@@ -1,11 +1,11 @@
-"""From a field's ranking evidence to the probability that its value is right.
+"""From a field's top candidate score to the probability that its value is right.
 
-The top candidate's score alone says little when two readings of one name compete
-("HOME MASTER HARDWARE &" against the two-line "… & ELECTRICAL"): both score high and
-one of them is wrong. So the evidence is the top score, the best score of any other
-value (the margin), whether training documents had this very value (`known`) and how
-many candidates agree on it. A logistic regression combines them and an isotonic map
-makes the combination a probability; both are fitted on out-of-fold picks only.
+An isotonic map fitted on out-of-fold picks (documents the scoring model never saw).
+We also tried combining the top score with the margin to the runner-up value, whether
+the value was known from training and how many candidates agreed on it (a logistic
+regression under the isotonic map): calibration error was no better, and ranking
+documents by it put more wrong documents at the top, which cut the share that can go
+straight through at 1% error from 17% to 3% in 5-fold cross-validation on SROIE.
 """
 
 from __future__ import annotations
@@ -14,43 +14,24 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
-EVIDENCE = ("logit_top", "logit_second", "known", "log_agree")
-_EPS = 1e-4
-
-
-def evidence(*, top: float, second: float, known: float, agree: float) -> list[float]:
-    return [_logit(top), _logit(second), float(known > 0), float(np.log1p(agree))]
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, _EPS), 1.0 - _EPS)
-    return float(np.log(p / (1.0 - p)))
+TIE_BREAK = 1e-3
 
 
 @dataclass(frozen=True, slots=True)
 class Calibrator:
-    weights: np.ndarray
-    bias: float
     isotonic: IsotonicRegression
 
     @classmethod
-    def fit(cls, rows: np.ndarray, correct: np.ndarray) -> Calibrator:
-        """`rows`: one `evidence` vector per out-of-fold pick; `correct`: whether it was right."""
-        weights, bias = np.zeros(len(EVIDENCE)), 0.0
-        weights[0] = 1.0  # with one class only there is nothing to combine: top score
-        if 0 < correct.sum() < len(correct):
-            lr = LogisticRegression(C=1.0, max_iter=1000).fit(rows, correct.astype(int))
-            weights, bias = lr.coef_[0].copy(), float(lr.intercept_[0])
+    def fit(cls, scores: np.ndarray, correct: np.ndarray) -> Calibrator:
         isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        isotonic.fit(rows @ weights + bias, correct.astype(float))
-        return cls(weights, bias, isotonic)
+        return cls(isotonic.fit(scores, correct.astype(float)))
 
-    def __call__(self, row: list[float]) -> tuple[float, float]:
-        """(calibrated probability, the combined score it came from in (0, 1))."""
-        z = float(np.dot(self.weights, row) + self.bias)
+    def __call__(self, score: float) -> float:
         # what IsotonicRegression.predict computes (clipped linear interpolation),
         # without its per-call validation, which cost more than scoring the field
         iso = self.isotonic
-        return float(np.interp(z, iso.X_thresholds_, iso.y_thresholds_)), 1.0 / (1.0 + np.exp(-z))
+        calibrated = float(np.interp(score, iso.X_thresholds_, iso.y_thresholds_))
+        # Isotonic steps tie many documents; the raw score orders them within a step
+        # (by at most TIE_BREAK, far below any calibration error we can measure).
+        return float(np.clip(calibrated - TIE_BREAK * (1.0 - score), 0.0, 1.0))

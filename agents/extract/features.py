@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
+from agents.extract import names
 from agents.extract.candidates import Candidate
+from agents.extract.gazetteer import identifiers
 from schemas.document import Document
 
 CONTEXTS = ("inside", "rest", "left", "prev", "next", "label")
@@ -89,27 +90,6 @@ _EXTRAS = (
 
 Context = tuple[frozenset[str], ...]
 
-# Words that end Malaysian (and most English-speaking) business names: evidence that a
-# header line is the vendor and not a slogan, and that a name block ends here.
-_SUFFIX = (
-    r"\b(SDN\.?\s*BHD|S/B|BHD|BERHAD|ENTERPRISES?|TRADING|RESTAURANT|RESTORAN|HARDWARE|"
-    r"MART|MARKET|STORES?|SHOP|CO|COMPANY|RESOURCES|HOLDINGS|CAFE|BAKERY|KITCHEN|FOODS?|"
-    r"PHARMACY|STATIONERY|SUPPL(Y|IES)|INDUSTRIES|CORPORATION|LTD|PLT|GROUP|HYPERMARKET|"
-    r"SUPERMARKET|MINI ?MARKET|ELECTRICAL|MACHINERY|BOOKS?|GIFTS?|MOTOR|AUTO|CENTRE|CENTER)\b"
-)
-_SUFFIX_ANY = re.compile(_SUFFIX)
-_SUFFIX_END = re.compile(_SUFFIX + r"[\W]*$")
-_OPEN_END = re.compile(r"(&|\(|-|,|\bAND|\bOF|\bTHE)\s*$")
-_BOILERPLATE = re.compile(
-    r"\b(INVOICE|RECEIPT|WELCOME|THANK|TAX|CASH|SALES?|BILL|GST|TEL|FAX|TABLE|ORDER|DATE|TIME|"
-    r"CASHIER|TOTAL|SIMPLIFIED|PLEASE|AGAIN|SHOPPING|MEMBER|OFFICIAL|COPY|NO|REG|OWNED|BY)\b"
-)
-# a line that is only a company registration number: "(1179227A)", "CO NO : 1174703-K"
-_REGISTRATION_LINE = re.compile(
-    r"^\W*((CO(MPANY)?|ROC|REG(ISTRATION)?)\.?\s*(REG\.?\s*)?(NO|NUMBER)?\.?\s*[:.]?\s*)?"
-    r"\d{4,}[\s-]*[A-Z]?\W*$"
-)
-
 
 @lru_cache(maxsize=16384)
 def tokens(text: str) -> frozenset[str]:
@@ -176,8 +156,8 @@ class Layout:
         colons = [t.find(":") for t in self.texts]
         self.colon = np.asarray(colons, dtype=np.int64)
         upper = [t.upper() for t in self.texts]
-        suffix = [float(bool(_SUFFIX_ANY.search(t))) for t in upper]
-        registration = [float(bool(_REGISTRATION_LINE.match(t.strip()))) for t in upper]
+        suffix = [float(names.has_suffix(t)) for t in upper]
+        registration = [float(names.is_registration(t)) for t in upper]
         # what follows or precedes a line: a registration number or business suffix
         # below a line says "the name ends here"; a suffix above says it ended before
         self.next_registration = np.asarray([*registration[1:], 0.0])
@@ -186,6 +166,11 @@ class Layout:
         self.label = [
             tokens(t[:c]) if c >= 0 else frozenset() for t, c in zip(self.texts, colons, strict=True)
         ]
+
+    @cached_property
+    def identifiers(self) -> list[tuple[int, str]]:
+        """Identifier-like digit runs (GST, registration, phone numbers) per line."""
+        return identifiers(self.texts)
 
     def _left_tokens(self, b: np.ndarray) -> list[frozenset[str]]:
         """Words on the same visual row to the left of each line: the label of a value box."""
@@ -266,7 +251,7 @@ def describe(doc: Document, candidates: Sequence[Candidate], layout: Layout | No
             extras[:, : len(_EXTRAS) - 4],
             lay.alpha_rank[line],
             per_value[:, 5],
-            np.array([_name_stats(c.value) for c in candidates], dtype=np.float64),
+            np.array([names.name_stats(c.value) for c in candidates], dtype=np.float64),
             stats[:, 4],
             lay.next_registration[end_line],
             lay.next_suffix[end_line],
@@ -283,18 +268,6 @@ def _raw_stats(raw: str) -> tuple[float, ...]:
     letters = _LETTER.findall(raw)
     upper = sum(map(str.isupper, letters)) / len(letters) if letters else 0.0
     return len(raw), len(raw) - len(raw.translate(_DIGITS)), len(letters), len(raw.split()), upper
-
-
-@lru_cache(maxsize=16384)
-def _name_stats(value: str) -> tuple[float, float, float, float]:
-    """(ends in a business suffix, has one, ends open like "&", boilerplate words)."""
-    v = value.upper()
-    return (
-        float(bool(_SUFFIX_END.search(v))),
-        float(bool(_SUFFIX_ANY.search(v))),
-        float(bool(_OPEN_END.search(v))),
-        float(len(_BOILERPLATE.findall(v))),
-    )
 
 
 def _context(c: Candidate, lay: Layout) -> Context:
@@ -319,55 +292,3 @@ def _as_float(value: str) -> float:
         return float(value)
     except ValueError:
         return math.nan
-
-
-class Vocabulary:
-    """Context words that separate right from wrong candidates, learned per field."""
-
-    def __init__(self, index: dict[tuple[int, str], int]) -> None:
-        self.index = index
-        self._by_context: list[dict[str, int]] = [{} for _ in CONTEXTS]
-        for (k, tok), col in index.items():
-            self._by_context[k][tok] = col
-
-    @classmethod
-    def learn(cls, described: Described, labels: Sequence[bool], *, per_context: int = 40) -> Vocabulary:
-        pos: list[Counter[str]] = [Counter() for _ in CONTEXTS]
-        neg: list[Counter[str]] = [Counter() for _ in CONTEXTS]
-        n_pos = max(sum(labels), 1)
-        n_neg = max(len(labels) - sum(labels), 1)
-        for context, y in zip(described.context, labels, strict=True):
-            for k, toks in enumerate(context):
-                (pos if y else neg)[k].update(toks)
-        index: dict[tuple[int, str], int] = {}
-        for k in range(len(CONTEXTS)):
-            scored = []
-            for tok in set(pos[k]) | set(neg[k]):
-                p, q = pos[k][tok], neg[k][tok]
-                if p + q < 3:
-                    continue
-                lift = abs(math.log((p + 0.5) / n_pos) - math.log((q + 0.5) / n_neg))
-                scored.append((lift * math.log1p(p), tok))
-            for _, tok in sorted(scored, reverse=True)[:per_context]:
-                index[(k, tok)] = len(index)
-        return cls(index)
-
-    def matrix(self, described: Described) -> np.ndarray:
-        base = len(NUMERIC)
-        x = np.zeros((len(described), base + len(self.index)), dtype=np.float32)
-        x[:, :base] = described.numeric
-        rows: list[int] = []
-        cols: list[int] = []
-        # token sets are shared between candidates of a line: look each up once
-        seen: dict[tuple[int, frozenset[str]], list[int]] = {}
-        for row, context in enumerate(described.context):
-            for k, toks in enumerate(context):
-                hit = seen.get((k, toks))
-                if hit is None:
-                    vocab = self._by_context[k]
-                    hit = seen[(k, toks)] = [vocab[t] for t in toks if t in vocab]
-                if hit:
-                    cols += hit
-                    rows += [row] * len(hit)
-        x[rows, [base + c for c in cols]] = 1.0
-        return x

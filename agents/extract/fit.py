@@ -16,12 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from agents.extract.calibration import EVIDENCE, Calibrator
-from agents.extract.features import Described, Layout, Vocabulary
+from agents.extract.calibration import Calibrator
+from agents.extract.features import Described, Layout
 from agents.extract.gazetteer import SHAPES as LEARNT_SHAPES
-from agents.extract.gazetteer import Gazetteer, Lexicon, identifiers
+from agents.extract.gazetteer import Gazetteer, Lexicon
 from agents.extract.normalize import Shape, comparison_key
 from agents.extract.ranker import Batch, Constant, FieldModel, Prepared, Scorer, prepare, tops, with_lexicon
+from agents.extract.vocabulary import Vocabulary
 from schemas.document import LabelledDocument
 
 FOLDS = 3
@@ -61,7 +62,7 @@ def _extended(e: _Example, lexicon: Lexicon | None, *, own: bool) -> _Example:
 def _fit(examples: Sequence[_Example], seed: int, shape: Shape) -> Scorer:
     gazetteer = lexicon = None
     if shape in LEARNT_SHAPES:
-        lexicon = Lexicon.learn((e.gold, identifiers(e.layout.texts)) for e in examples)
+        lexicon = Lexicon.learn((e.gold, e.layout.identifiers) for e in examples)
         examples = [_extended(e, lexicon, own=True) for e in examples]
         gazetteer = Gazetteer.learn((comparison_key(e.gold), e.batch.keys) for e in examples)
     described, labels, known = _sample(examples, seed, gazetteer)
@@ -123,21 +124,20 @@ def _none_threshold(scores: np.ndarray, golds: list[str | None], correct: np.nda
 
 def _out_of_fold(
     examples: Sequence[_Example], seed: int, shape: Shape
-) -> tuple[np.ndarray, list[str | None], np.ndarray]:
-    """(top score, predicted value, calibration evidence) of each document, out of fold."""
+) -> tuple[np.ndarray, list[str | None]]:
+    """(top score, predicted value) of each document, out of fold."""
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     fold_of = {i: k % FOLDS for k, i in enumerate(order)}
     scores = np.zeros(len(examples))
     preds: list[str | None] = [None] * len(examples)
-    rows = np.zeros((len(examples), len(EVIDENCE)))
     for fold in range(FOLDS):
         held = [i for i in range(len(examples)) if fold_of[i] == fold]
         scorer = _fit([examples[i] for i in range(len(examples)) if fold_of[i] != fold], seed, shape)
         batches = [_extended(examples[i], scorer.lexicon, own=False).batch for i in held]
         for i, top in zip(held, tops(scorer, batches), strict=True):
-            scores[i], preds[i], rows[i] = top.score, top.value, top.evidence()
-    return scores, preds, rows
+            scores[i], preds[i] = top.score, top.value
+    return scores, preds
 
 
 def train_field(
@@ -158,12 +158,12 @@ def train_field(
     if prepared is None:
         prepared = [prepare(shape, d, lay) for d, lay in zip(documents, layouts, strict=True)]
     examples = _examples(name, documents, prepared, layouts)
-    scores, preds, rows = _out_of_fold(examples, seed, shape)
+    scores, preds = _out_of_fold(examples, seed, shape)
     golds = [e.gold for e in examples]
     correct = np.array([_correct(p, g) for p, g in zip(preds, golds, strict=True)])
     threshold = _none_threshold(scores, golds, correct)
     kept = (scores >= threshold) & np.array([p is not None for p in preds])
-    calibrator = Calibrator.fit(rows[kept], correct[kept]) if kept.any() else None
+    calibrator = Calibrator.fit(scores[kept], correct[kept]) if kept.any() else None
     absent = np.array([g is None for g in golds])
     # Laplace-smoothed: how often a None prediction was right out of fold
     none_conf = (float(absent[~kept].sum()) + 1.0) / (float((~kept).sum()) + 2.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import pickle
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -29,7 +30,7 @@ from schemas.document import Document, LabelledDocument
 from schemas.fields import DocumentKind, ExtractedField, Extraction, FieldSource
 
 # Bump when candidates or features change: artifacts from another version are refused.
-FEATURE_VERSION = "7"
+FEATURE_VERSION = "8"
 MIN_LABELLED = 5
 
 
@@ -62,7 +63,11 @@ class LocalExtractor:
                 f"{path}: feature version {metadata.get('feature_version')!r}, "
                 f"this code needs {FEATURE_VERSION!r}; retrain"
             )
-        models = joblib.load(model_path)
+        try:
+            models = joblib.load(model_path)
+        except (AttributeError, ImportError, pickle.UnpicklingError, EOFError) as exc:
+            # classes moved or changed under an unchanged version: unusable, so retrain
+            raise ModelArtifactError(f"{path}: cannot unpickle ({exc}); retrain") from exc
         return cls(models=models, version=str(metadata["version"]), metadata=metadata)
 
     async def extract(self, document: Document) -> Extraction:

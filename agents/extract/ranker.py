@@ -3,9 +3,9 @@
 A gradient-boosted classifier scores each candidate; candidates with the same value
 pool their evidence (the best score wins), and the top value is the prediction.
 Its raw score is not a probability of being right, so a calibrator fitted on
-out-of-fold predictions (documents the scoring model never saw) turns the pick's
-evidence into one. When a field may be absent, an out-of-fold threshold on the top
-score decides None. Training lives in `agents.extract.fit`.
+out-of-fold predictions (documents the scoring model never saw) turns it into
+one (`agents.extract.calibration`). When a field may be absent, an out-of-fold
+threshold on the top score decides None. Training lives in `agents.extract.fit`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from agents.extract.calibration import Calibrator, evidence
+from agents.extract.calibration import Calibrator
 from agents.extract.candidates import Candidate, candidates_for
-from agents.extract.features import Described, Layout, Vocabulary, describe
-from agents.extract.gazetteer import Gazetteer, Lexicon, identifiers
+from agents.extract.features import Described, Layout, describe
+from agents.extract.gazetteer import Gazetteer, Lexicon
 from agents.extract.normalize import Shape, comparison_key
+from agents.extract.vocabulary import Vocabulary
 from schemas.document import Document
-
-TIE_BREAK = 1e-3
 
 Prepared = tuple[list[Candidate], Described]
 
@@ -33,12 +32,6 @@ class Pick:
     value: str | None
     candidate: Candidate | None
     score: float
-    second: float = 0.0  # best score of any other value
-    known: float = 0.0  # training documents where this value was the field's
-    agree: float = 0.0  # candidates with this value
-
-    def evidence(self) -> list[float]:
-        return evidence(top=self.score, second=self.second, known=self.known, agree=self.agree)
 
 
 class Constant:
@@ -88,7 +81,7 @@ def with_lexicon(
     (`own`: a training document, left out of the lexicon's votes)."""
     if lexicon is None:
         return batch
-    ids = identifiers(layout.texts)
+    ids = layout.identifiers
     page = frozenset(batch.keys)
     extra = lexicon.candidates(layout.texts, ids, on_page=page, own_gold=own_gold, own=own)
     if not extra:
@@ -135,15 +128,7 @@ class FieldModel:
         top = tops(scorer, [batch])[0]
         if top.value is None or top.score < self.none_threshold:
             return Pick(None, None, top.score), self.none_confidence
-        return top, self.confidence(top)
-
-    def confidence(self, pick: Pick) -> float:
-        if self.calibrator is None:
-            return float(pick.score)
-        calibrated, combined = self.calibrator(pick.evidence())
-        # Isotonic steps tie many documents; the combined score orders them within a
-        # step (by at most TIE_BREAK, far below any calibration error we can measure).
-        return float(np.clip(calibrated - TIE_BREAK * (1.0 - combined), 0.0, 1.0))
+        return top, self.calibrator(top.score) if self.calibrator else top.score
 
 
 def tops(scorer: Scorer, batches: Sequence[Batch]) -> list[Pick]:
@@ -162,13 +147,5 @@ def tops(scorer: Scorer, batches: Sequence[Batch]) -> list[Pick]:
         part = scores[offset : offset + len(b.candidates)]
         offset += len(b.candidates)
         best = int(np.argmax(part))
-        seen = gazetteer.gold.get(b.keys[best] or "", 0) if gazetteer else 0
-        picks.append(_pick(b.candidates, part, best, seen))
+        picks.append(Pick(b.candidates[best].value, b.candidates[best], float(part[best])))
     return picks
-
-
-def _pick(candidates: list[Candidate], scores: np.ndarray, best: int, known: float) -> Pick:
-    value = candidates[best].value
-    same = np.fromiter((c.value == value for c in candidates), dtype=bool, count=len(candidates))
-    second = float(scores[~same].max()) if not same.all() else 0.0
-    return Pick(value, candidates[best], float(scores[best]), second, known, float(same.sum()))
