@@ -18,8 +18,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 
 from agents.extract.calibration import Calibrator
 from agents.extract.features import Described, Layout
-from agents.extract.gazetteer import SHAPES as LEARNT_SHAPES
-from agents.extract.gazetteer import Gazetteer, Lexicon
+from agents.extract.gazetteer import Gazetteer, Lexicon, learns_values
 from agents.extract.normalize import Shape, comparison_key
 from agents.extract.ranker import Batch, Constant, FieldModel, Prepared, Scorer, prepare, tops, with_lexicon
 from agents.extract.vocabulary import Vocabulary
@@ -59,9 +58,9 @@ def _extended(e: _Example, lexicon: Lexicon | None, *, own: bool) -> _Example:
     return e if batch is e.batch else _Example(batch, _label(batch, e.gold), e.gold, e.document, e.layout)
 
 
-def _fit(examples: Sequence[_Example], seed: int, shape: Shape) -> Scorer:
+def _fit(examples: Sequence[_Example], seed: int, learnt: bool) -> Scorer:
     gazetteer = lexicon = None
-    if shape in LEARNT_SHAPES:
+    if learnt:
         lexicon = Lexicon.learn((e.gold, e.layout.identifiers) for e in examples)
         examples = [_extended(e, lexicon, own=True) for e in examples]
         gazetteer = Gazetteer.learn((comparison_key(e.gold), e.batch.keys) for e in examples)
@@ -123,7 +122,7 @@ def _none_threshold(scores: np.ndarray, golds: list[str | None], correct: np.nda
 
 
 def _out_of_fold(
-    examples: Sequence[_Example], seed: int, shape: Shape
+    examples: Sequence[_Example], seed: int, learnt: bool
 ) -> tuple[np.ndarray, list[str | None]]:
     """(top score, predicted value) of each document, out of fold."""
     order = list(range(len(examples)))
@@ -133,7 +132,7 @@ def _out_of_fold(
     preds: list[str | None] = [None] * len(examples)
     for fold in range(FOLDS):
         held = [i for i in range(len(examples)) if fold_of[i] == fold]
-        scorer = _fit([examples[i] for i in range(len(examples)) if fold_of[i] != fold], seed, shape)
+        scorer = _fit([examples[i] for i in range(len(examples)) if fold_of[i] != fold], seed, learnt)
         batches = [_extended(examples[i], scorer.lexicon, own=False).batch for i in held]
         for i, top in zip(held, tops(scorer, batches), strict=True):
             scores[i], preds[i] = top.score, top.value
@@ -158,7 +157,8 @@ def train_field(
     if prepared is None:
         prepared = [prepare(shape, d, lay) for d, lay in zip(documents, layouts, strict=True)]
     examples = _examples(name, documents, prepared, layouts)
-    scores, preds = _out_of_fold(examples, seed, shape)
+    learnt = learns_values(name, shape)
+    scores, preds = _out_of_fold(examples, seed, learnt)
     golds = [e.gold for e in examples]
     correct = np.array([_correct(p, g) for p, g in zip(preds, golds, strict=True)])
     threshold = _none_threshold(scores, golds, correct)
@@ -167,7 +167,7 @@ def train_field(
     absent = np.array([g is None for g in golds])
     # Laplace-smoothed: how often a None prediction was right out of fold
     none_conf = (float(absent[~kept].sum()) + 1.0) / (float((~kept).sum()) + 2.0)
-    scorer = _fit(examples, seed, shape)
+    scorer = _fit(examples, seed, learnt)
     with_gold = [any(e.labels) for e in examples if e.gold is not None]
     metrics = {
         "oof_accuracy": float(np.where(kept, correct, absent).mean()),
