@@ -26,8 +26,9 @@ from schemas.fields import DocumentKind
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SROIE = Path("/work/shared/data/sroie/train.jsonl")
 CLAIMS = ROOT / "data" / "samples" / "claims.jsonl"
-# SROIE's OCR lines are cut at the first comma, so most gold addresses are not on
-# the page at all: reported separately so the other fields' routing stays visible.
+# SROIE's OCR lines rebuild the gold address in only 36 of 626 receipts; what we get
+# right comes mostly from the vendor lexicon learnt in training. Reported separately
+# so the other fields' routing stays visible.
 SROIE_WITHOUT_ADDRESS = ("issue_date", "total", "vendor_name")
 
 
