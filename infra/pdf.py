@@ -43,24 +43,18 @@ def parse_pdf(*, data: bytes, max_pages: int = 50) -> tuple[list[Line], list[Pag
     try:
         with pdfplumber.open(io.BytesIO(data)) as pdf:
             if len(pdf.pages) > max_pages:
-                raise PdfUnreadable(
-                    "too_many_pages", f"{len(pdf.pages)} pages, limit {max_pages}"
-                )
+                raise PdfUnreadable("too_many_pages", f"{len(pdf.pages)} pages, limit {max_pages}")
             lines: list[Line] = []
             sizes: list[PageSize] = []
             for index, page in enumerate(pdf.pages):
-                sizes.append(
-                    PageSize(width=float(page.width), height=float(page.height))
-                )
+                sizes.append(PageSize(width=float(page.width), height=float(page.height)))
                 lines.extend(_page_lines(page, index))
     except PdfUnreadable:
         raise
     except Exception as exc:  # untrusted bytes can make pdfminer raise anything
         raise _classify(exc) from exc
     if not lines:
-        raise PdfUnreadable(
-            "no_text", f"{len(sizes)} page(s) without a text layer (a scan?)"
-        )
+        raise PdfUnreadable("no_text", f"{len(sizes)} page(s) without a text layer (a scan?)")
     return lines, sizes
 
 
@@ -87,9 +81,7 @@ def document_from_pdf(
 
 
 def _page_lines(page: Any, index: int) -> list[Line]:
-    rows = page.extract_text_lines(
-        layout=False, strip=True, return_chars=False, y_tolerance=_ROW_TOLERANCE
-    )
+    rows = page.extract_text_lines(layout=False, strip=True, return_chars=False, y_tolerance=_ROW_TOLERANCE)
     return [
         Line(
             text=row["text"],

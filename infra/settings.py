@@ -79,9 +79,7 @@ class RoutingSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="AUTOCLERK_", env_nested_delimiter="__", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="AUTOCLERK_", env_nested_delimiter="__", extra="ignore")
 
     kafka: KafkaSettings = KafkaSettings()
     db: DbSettings = DbSettings()

@@ -8,6 +8,7 @@ there, so a redelivery re-announces instead of redoing.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,6 +156,7 @@ class SqlStore:
                     text=document.text,
                     layout=[ln.model_dump(mode="json") for ln in document.lines if ln.bbox is not None],
                     doc_metadata=document.metadata,
+                    original_pdf=base64.b64decode(env.payload.pdf_base64) if env.payload.pdf_base64 else None,
                     source=env.source,
                     correlation_id=env.correlation_id,
                 )

@@ -15,6 +15,7 @@ from review.audit import document_audit
 from review.auth import Principal, authenticate, csrf_matches, new_csrf_token
 from review.dashboard import dashboard
 from review.errors import Forbidden, Invalid
+from review.pdf_pages import page_png
 
 router = APIRouter(include_in_schema=False)
 Actor = Annotated[Principal, Depends(principal)]
@@ -195,6 +196,13 @@ async def bulk_approve(request: Request, actor: Actor) -> HTMLResponse:
             policy=c.policy,
         )
     return _render(request, "bulk_result.html", result=result, actor=actor)
+
+
+@router.get("/documents/{document_id}/pages/{page}.png")
+async def document_page(request: Request, actor: Actor, document_id: str, page: int) -> Response:
+    async with ctx(request).session() as s:
+        png = await page_png(s, document_id=document_id, page=page)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/dashboard")

@@ -71,7 +71,14 @@ class Completion(BaseModel):
 def _dump(row: Any, *skip: str) -> dict[str, Any] | None:
     if row is None:
         return None
-    return {k: v for k, v in row.model_dump(mode="json").items() if k not in skip}
+    return dict(row.model_dump(mode="json", exclude=set(skip)))
+
+
+def _document(doc: DocumentRow) -> dict[str, Any]:
+    out = _dump(doc, "layout", "original_pdf") or {}
+    if doc.original_pdf:
+        out["pdf_pages"] = 1 + max((int(ln.get("page", 0)) for ln in doc.layout), default=0)
+    return out
 
 
 async def task_view(s: AsyncSession, *, task_id: str, low_confidence: float) -> TaskView:
@@ -87,7 +94,7 @@ async def task_view(s: AsyncSession, *, task_id: str, low_confidence: float) -> 
     extracted = {f.name: f.value for f in fields}
     return TaskView(
         task=_dump(task) or {},
-        document=_dump(doc, "layout") or {},
+        document=_document(doc),
         fields=fields,
         extraction=_dump(extraction),
         triage=_dump(await s.get(TriageRow, task.document_id)),

@@ -49,6 +49,9 @@ class DocumentRow(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     layout: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     doc_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    original_pdf: bytes | None = Field(
+        default=None, sa_column=Column(LargeBinary), description="the PDF as received, for page images"
+    )
     source: str
     correlation_id: str | None = None
     status: str = Field(default="processing", index=True, description="processing|review|decided")
