@@ -7,6 +7,7 @@ import base64
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +23,7 @@ from schemas.messages import MessageMeta, Outgoing, Topics
 from tests.fakes import FakeExtractor, FakeRules, FakeTriage
 
 TOPICS = Topics.with_prefix("t")
+AZURE_PDF = (Path(__file__).resolve().parents[2] / "data" / "invoices" / "AzureInterior.pdf").read_bytes()
 
 
 def adapters(**triage: Any) -> Adapters:
@@ -226,3 +228,18 @@ async def test_duplicate_business_key_goes_to_review(service: DocumentService) -
     out = decoded(await service.on_received(raw=received(GOOD + "\nnote: again"), meta=feed.meta()))
     assert out[0]["type"] == "review.requested"
     assert out[0]["payload"]["reasons"][0]["code"] == "duplicate"
+
+
+async def test_pdf_document_is_parsed_and_kept_for_reviewers(
+    service: DocumentService, database: Database
+) -> None:
+    from infra.db.tables import DocumentRow
+
+    pdf = AZURE_PDF
+    raw = _envelope({"document_id": "pdf-1", "kind": "invoice", "pdf_base64": base64.b64encode(pdf).decode()})
+    out = decoded(await service.on_received(raw=raw, meta=Feed().meta()))
+    assert out[0]["type"] in ("document.decided", "review.requested")
+    async with database.engine.connect() as c:
+        row = (await c.execute(select(DocumentRow.original_pdf, DocumentRow.text))).one()
+    assert row.original_pdf == pdf
+    assert "Azure Interior" in row.text or "AZURE INTERIOR" in row.text.upper()
