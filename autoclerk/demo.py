@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ from autoclerk.summary import RunSummary, collect_summary, summary_table
 from infra.broker import EmbeddedBroker
 from infra.db.engine import make_engine, migrate
 from infra.kafka import ensure_topics
+from infra.process import die_with_parent
 from infra.settings import Settings
 from schemas.messages import Topics
 
@@ -48,7 +50,12 @@ def spawn_worker(*, settings: Settings, bootstrap: str, log_path: Path) -> subpr
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "autoclerk", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "autoclerk", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # SIGTERM, not SIGKILL: a worker whose parent died still stops cleanly.
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
 
 

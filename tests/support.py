@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from autoclerk.models import train_and_promote
 from feedback.datasets import load_labelled_jsonl, load_sroie, split_documents
 from infra.db.engine import make_engine
 from infra.db.tables import DeadLetterRow, DecisionRow, IngestLedger, ReviewTaskRow
+from infra.process import die_with_parent
 from schemas.document import LabelledDocument
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +59,7 @@ def spawn_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             stdout=fh,
             stderr=subprocess.STDOUT,
             cwd=ROOT,
+            preexec_fn=die_with_parent(signal.SIGTERM),  # no orphan worker if pytest is killed
         )
 
 
