@@ -20,12 +20,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
-import ctypes
 import logging
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -37,12 +35,12 @@ from aiokafka.client import AIOKafkaClient
 
 from infra.errors import BrokerError, BrokerNotReadyError
 from infra.kafka import ensure_topics
+from infra.process import die_with_parent
 
 __all__ = ["BrokerError", "BrokerNotReadyError", "EmbeddedBroker"]
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 # Strong references: a broker object that is garbage-collected unstopped must still
 # have its child killed at exit.
 _CHILDREN: set[subprocess.Popen[bytes]] = set()
@@ -52,13 +50,6 @@ def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the forked child
-    # The kernel ties the signal to the *thread* that forked, which is why
-    # EmbeddedBroker only asks for it when started from the main thread.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 async def _answers_metadata(host: str, port: int, *, timeout_s: float) -> None:
@@ -197,7 +188,6 @@ class EmbeddedBroker:
             if self._log_path is not None
             else tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log")  # noqa: SIM115
         )
-        linux_main_thread = sys.platform == "linux" and threading.current_thread() is threading.main_thread()
         try:
             self._proc = subprocess.Popen(
                 [
@@ -214,7 +204,7 @@ class EmbeddedBroker:
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent if linux_main_thread else None,
+                preexec_fn=die_with_parent(signal.SIGKILL),
             )
         except OSError as exc:
             raise BrokerError(f"cannot start tansu at {binary!r}: {exc}") from exc
