@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from review import queue, tasks
 from review.agreement import Agreement, agreement
-from review.app import ctx, principal
+from review.app import ctx, principal, submit_completion
 from review.audit import DocumentAudit, document_audit
 from review.auth import ROLES, Principal, Role, create_token, create_user
 from review.dashboard import Dashboard, dashboard
@@ -140,19 +140,7 @@ async def escalate(request: Request, actor: Actor, task_id: str, body: Escalate)
 async def complete(request: Request, actor: Actor, task_id: str, body: tasks.Completion) -> Any:
     """Publish `review.completed` (the worker records the decision when it consumes it), or,
     on a task that needs two reviewers, record the answer until the final one is known."""
-    c = ctx(request)
-    async with c.session(write=True) as s:
-        done = await tasks.submit(
-            s,
-            task_id=task_id,
-            actor=actor,
-            completion=body,
-            publisher=c.publisher,
-            topic=c.topics.review_completed,
-            now=c.clock(),
-            low_confidence=c.low_confidence,
-            policy=c.policy,
-        )
+    done = await submit_completion(request, actor=actor, task_id=task_id, completion=body)
     row = done.row
     return Submitted(
         task_id=task_id,

@@ -27,6 +27,7 @@ from review.auth import Principal, csrf_matches, new_csrf_token, session_princip
 from review.errors import Forbidden, NotAuthenticated, ReviewError
 from review.publish import Publisher
 from review.second import DoubleReviewPolicy
+from review.tasks import Completion, Submitted, submit
 from schemas.messages import Topics
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,25 @@ class ReviewContext:
         else:
             async with self.sessions() as s:
                 yield s
+
+
+async def submit_completion(
+    request: Request, *, actor: Principal, task_id: str, completion: Completion
+) -> Submitted:
+    """The one place both the JSON API and the HTML form hand a reviewer's answer on."""
+    c = ctx(request)
+    async with c.session(write=True) as s:
+        return await submit(
+            s,
+            task_id=task_id,
+            actor=actor,
+            completion=completion,
+            publisher=c.publisher,
+            topic=c.topics.review_completed,
+            now=c.clock(),
+            low_confidence=c.low_confidence,
+            policy=c.policy,
+        )
 
 
 def ctx(request: Request) -> ReviewContext:

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
 from review import queue, second, tasks
-from review.app import csrf_token, ctx, principal
+from review.app import csrf_token, ctx, principal, submit_completion
 from review.audit import document_audit
 from review.auth import Principal, authenticate, csrf_matches, new_csrf_token
 from review.dashboard import dashboard
@@ -160,19 +160,7 @@ async def complete(request: Request, actor: Actor, task_id: str) -> Response:
         )
     except ValidationError as exc:
         raise Invalid("outcome must be approve, reject or request_info") from exc
-    c = ctx(request)
-    async with c.session(write=True) as s:
-        done = await tasks.submit(
-            s,
-            task_id=task_id,
-            actor=actor,
-            completion=completion,
-            publisher=c.publisher,
-            topic=c.topics.review_completed,
-            now=c.clock(),
-            low_confidence=c.low_confidence,
-            policy=c.policy,
-        )
+    done = await submit_completion(request, actor=actor, task_id=task_id, completion=completion)
     if request.headers.get("hx-request"):
         return _render(request, "_submitted.html", row=done.row, stage=done.stage)
     return RedirectResponse(f"/tasks/{task_id}", status_code=303)
