@@ -46,7 +46,10 @@ class LlmSettings(BaseModel):
 class ModelSettings(BaseModel):
     dir: Path = Path("var/models")
     triage_max_batch: int = Field(default=32, ge=1)
-    triage_max_wait_ms: float = Field(default=2.0, ge=0)
+    # 0 = opportunistic batching: run at once with whatever has queued, and let the
+    # documents that arrive during a run form the next batch. A positive wait only
+    # adds latency on CPU (bench.triage_rules); it may pay on a GPU at high load.
+    triage_max_wait_ms: float = Field(default=0.0, ge=0)
     prefer_gpu: bool = True
 
 
