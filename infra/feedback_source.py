@@ -45,9 +45,9 @@ def document_from_row(row: DocumentRow) -> Document:
     )
 
 
-def _naive_utc(when: datetime) -> datetime:
-    # columns are TIMESTAMP WITHOUT TIME ZONE holding UTC (SQLite keeps no zone at all)
-    return when.astimezone(UTC).replace(tzinfo=None) if when.tzinfo else when
+def _utc(when: datetime) -> datetime:
+    # the columns compare in UTC; a time given without a zone is taken as UTC
+    return when.astimezone(UTC) if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 class SqlReviewedSource:
@@ -72,9 +72,9 @@ class SqlReviewedSource:
             col(ReviewTaskRow.status) == "completed", col(ReviewTaskRow.completed_at).is_not(None)
         )
         if since is not None:
-            q = q.where(col(ReviewTaskRow.completed_at) >= _naive_utc(since))
+            q = q.where(col(ReviewTaskRow.completed_at) >= _utc(since))
         if after is not None:  # keyset paging: stable while new reviews arrive
-            at, task_id = after
+            at, task_id = after[0] and _utc(after[0]), after[1]
             q = q.where(
                 (col(ReviewTaskRow.completed_at) > at)
                 | ((col(ReviewTaskRow.completed_at) == at) & (col(ReviewTaskRow.task_id) > task_id))
