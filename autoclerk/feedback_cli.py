@@ -14,13 +14,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from feedback.export import ExportSummary
 from infra.settings import Settings
 
 feedback_app = typer.Typer(no_args_is_help=True, help="Training data from reviewers' corrections.")
 console = Console()
 
 
-async def export_from_store(*, settings: Settings, out: Path, since: datetime | None) -> object:
+async def export_from_store(*, settings: Settings, out: Path, since: datetime | None) -> ExportSummary:
     """Migrate if needed, read completed reviews, write them; returns the summary."""
     from feedback.export import export_reviews
     from infra.db.engine import make_async_engine, migrate
@@ -38,10 +39,18 @@ async def export_from_store(*, settings: Settings, out: Path, since: datetime | 
 def export(
     out: Annotated[Path, typer.Option(dir_okay=False, help="labelled JSONL to write")],
     since: Annotated[
-        datetime | None,
-        typer.Option(help="only reviews completed at or after this ISO time (UTC if no zone)"),
+        str | None,
+        typer.Option(help="only reviews completed at or after this ISO 8601 time (UTC if no zone)"),
     ] = None,
 ) -> None:
     """Write every human-reviewed document: the model's fields with the corrections applied."""
-    summary = asyncio.run(export_from_store(settings=Settings(), out=out, since=since))
-    console.print(f"wrote {out}: {summary}")
+    try:
+        after = datetime.fromisoformat(since) if since else None
+    except ValueError as exc:
+        raise typer.BadParameter(f"--since: {exc}") from exc
+    summary = asyncio.run(export_from_store(settings=Settings(), out=out, since=after))
+    console.print(
+        f"wrote {summary.documents} reviewed document(s) to {out}: splits {summary.splits}, "
+        f"{summary.corrected_fields} corrected and {summary.confirmed_fields} confirmed field values, "
+        f"by reviewer {summary.by_reviewer}"
+    )

@@ -115,7 +115,11 @@ async def test_completed_review_exports_with_corrections_applied(
         env = {"AUTOCLERK_DB__URL": url}
         cli_out = tmp_path / "cli.jsonl"
         result = await asyncio.to_thread(
-            CliRunner().invoke, cli, ["feedback", "export", "--out", str(cli_out)], env=env
+            CliRunner().invoke,
+            cli,
+            ["feedback", "export", "--out", str(cli_out), "--since", "2000-01-01T00:00:00Z"],
+            env=env,
         )
         assert result.exit_code == 0, result.output
         assert [d.document_id for d in load_labelled_jsonl(cli_out)] == ["doc-review"]
+        assert "wrote 1 reviewed document(s)" in result.output
