@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from autoclerk.feedback_cli import feedback_app
 from autoclerk.review_cli import review_app, users_app
 from autoclerk.routing_cli import routing_app
 from infra.settings import Settings
@@ -27,6 +28,7 @@ app.add_typer(reference_app, name="reference")
 app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
 app.add_typer(routing_app, name="routing")
+app.add_typer(feedback_app, name="feedback")
 console = Console()
 
 
@@ -155,19 +157,29 @@ def schemas_export(
 
 
 @train_app.command("extractor")
-def train_extractor() -> None:
-    """Train the local extractor on the shipped data's training split and promote it."""
-    from agents.extract.local import train_local_extractor
-    from autoclerk.models import train_and_promote, training_documents
+def train_extractor(
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(exists=True, dir_okay=False, help="labelled JSONL to add (e.g. `feedback export`)"),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="promote even if worse than the current model")] = False,
+    tolerance: Annotated[float, typer.Option(help="document accuracy the candidate may lose")] = 0.005,
+) -> None:
+    """Train the local extractor on the training split (shipped + --data); promote through the gate."""
+    from autoclerk.retrain import retrain_extractor
 
     s = Settings()
-    path = train_and_promote(
+    done = retrain_extractor(
         models_dir=s.models.dir,
-        name="extractor",
-        trainer=train_local_extractor,
-        documents=training_documents(s.data_dir),
+        data_dir=s.data_dir,
+        extra=data or [],
+        force=force,
+        tolerance=tolerance,
+        log=console.print,
     )
-    console.print(f"extractor: {path}")
+    console.print(f"extractor: {done.artifact}")
+    if not done.promoted:
+        raise typer.Exit(1)
 
 
 @train_app.command("triage")

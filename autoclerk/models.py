@@ -31,13 +31,18 @@ def promote(models_dir: Path, name: str, artifact: Path) -> None:
     tmp.replace(pointer)  # atomic: a reader sees the old or the new version, never half
 
 
-def training_documents(data_dir: Path) -> list[LabelledDocument]:
-    """The shipped labelled documents' training split (the test split is for eval)."""
+def labelled_documents(data_dir: Path) -> list[LabelledDocument]:
+    """Every shipped labelled document, both splits."""
     docs = load_sroie(data_dir / "sroie" / "train.jsonl")
     claims = data_dir / "samples" / "claims.jsonl"
     if claims.exists():
         docs += load_labelled_jsonl(claims)
-    train, _ = split_documents(docs)
+    return docs
+
+
+def training_documents(data_dir: Path) -> list[LabelledDocument]:
+    """The shipped labelled documents' training split (the test split is for eval)."""
+    train, _ = split_documents(labelled_documents(data_dir))
     return train
 
 

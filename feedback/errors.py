@@ -3,7 +3,8 @@
     FeedbackError
     ├── DatasetError            permanent: a dataset file is missing or malformed
     │   └── DatasetRecordError  permanent: one record cannot be read (carries line number)
-    └── EvaluationError         permanent: predictions and gold do not line up
+    ├── EvaluationError         permanent: predictions and gold do not line up
+    └── ExportError             permanent: a stored review cannot become a labelled document
 
 Nothing here is retryable: every failure is in the data or the caller, and running
 the same call again gives the same answer.
@@ -32,3 +33,7 @@ class DatasetRecordError(DatasetError):
 
 class EvaluationError(FeedbackError):
     """Predictions and gold cannot be compared (missing documents, kind mismatch)."""
+
+
+class ExportError(FeedbackError):
+    """A stored review is inconsistent (e.g. its extraction is of another kind)."""

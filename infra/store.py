@@ -155,6 +155,7 @@ class SqlStore:
                     content_hash=digest,
                     text=document.text,
                     layout=[ln.model_dump(mode="json") for ln in document.lines if ln.bbox is not None],
+                    pages=[p.model_dump(mode="json") for p in document.pages],
                     doc_metadata=document.metadata,
                     original_pdf=base64.b64decode(env.payload.pdf_base64) if env.payload.pdf_base64 else None,
                     source=env.source,

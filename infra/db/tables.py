@@ -48,6 +48,9 @@ class DocumentRow(SQLModel, table=True):
     content_hash: str = Field(index=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     layout: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    pages: list[Any] | None = Field(
+        default=None, sa_column=Column(JSON), description="page sizes, which scale the layout features"
+    )
     doc_metadata: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     original_pdf: bytes | None = Field(
         default=None, sa_column=Column(LargeBinary), description="the PDF as received, for page images"

@@ -1,0 +1,135 @@
+"""Reviewed documents → labelled training data.
+
+A person who completes a review has looked at every field of the document: the
+fields they changed are corrections, the ones they left alone are confirmations. So
+a reviewed document's gold is the model's extraction with the corrections applied,
+over every field of its kind. Straight-through documents are never exported: no
+person checked them, and training on the model's own unchecked output would teach
+it its mistakes.
+
+`labelled_from_review` is the one place that rule lives; the export here and the
+simulated reviewers of `bench.feedback_loop` both call it. The split is the declared
+hash split of the document id, so a corrected test-split document is scored on,
+never trained on. Reading the store is an adapter's job (`ReviewedSource`, implemented
+in `infra.feedback_source`): this module does no I/O but writing the file it is given.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from agents.extract.normalize import comparison_key, normalize
+from feedback.datasets import declared_split
+from feedback.errors import ExportError
+from schemas.document import LabelledDocument, Provenance
+from schemas.events import FieldCorrection
+from schemas.feedback import ReviewedDocument
+from schemas.fields import Extraction, field_names
+
+
+class ReviewedSource(Protocol):
+    """Where completed reviews come from (the SQL store in production)."""
+
+    def reviewed(self, *, since: datetime | None = None) -> AsyncIterator[ReviewedDocument]: ...
+
+
+class ExportSummary(BaseModel):
+    documents: int
+    splits: dict[str, int]
+    corrected_fields: int
+    confirmed_fields: int
+    by_reviewer: dict[str, int]
+
+
+def reviewed_value(*, field: str, typed: str | None) -> str | None:
+    """A reviewer's value in the spelling training compares on (ISO dates, plain amounts).
+    What the normaliser cannot read stays as typed: the person's word is the label."""
+    text = (typed or "").strip()
+    if not text:
+        return None
+    return normalize(field, text) or text
+
+
+def labelled_from_review(*, reviewed: ReviewedDocument) -> LabelledDocument:
+    """The reviewed document with gold = extraction, corrections applied, for every field."""
+    doc, extraction = reviewed.document, reviewed.extraction
+    if extraction.kind != doc.kind:
+        raise ExportError(f"{doc.document_id}: a {doc.kind} with a {extraction.kind} extraction")
+    names = [*field_names(doc.kind), *(n for n in extraction.fields if n not in field_names(doc.kind))]
+    gold: dict[str, str | None] = {name: extraction.value(name) for name in names}
+    for c in reviewed.corrections:
+        gold[c.field] = reviewed_value(field=c.field, typed=c.new_value)
+    provenance = Provenance(
+        source="review",
+        reviewer=reviewed.reviewer,
+        reviewed_at=reviewed.reviewed_at,
+        task_id=reviewed.task_id,
+        outcome=reviewed.outcome,
+        model_version=extraction.model_version,
+        corrected=sorted({c.field for c in reviewed.corrections}),
+    )
+    return LabelledDocument(
+        **doc.model_dump(),
+        gold=gold,
+        split=declared_split(doc.document_id),
+        provenance=provenance,
+    )
+
+
+def corrections_against(
+    *, extraction: Extraction, gold: dict[str, str | None], fields: Iterable[str]
+) -> list[FieldCorrection]:
+    """What a reviewer who knows `gold` would change: every field whose value differs.
+    (Comparison as evaluation compares: case and whitespace do not count.)"""
+    out = []
+    for name in fields:
+        old, new = extraction.value(name), gold.get(name)
+        if comparison_key(old) != comparison_key(new):
+            out.append(
+                FieldCorrection(
+                    field=name, old_value=old, new_value=new, old_confidence=extraction.confidence(name)
+                )
+            )
+    return out
+
+
+def summarise(documents: Sequence[LabelledDocument]) -> ExportSummary:
+    corrected = sum(len(d.provenance.corrected) for d in documents if d.provenance)
+    return ExportSummary(
+        documents=len(documents),
+        splits=dict(Counter(d.split or "unknown" for d in documents)),
+        corrected_fields=corrected,
+        confirmed_fields=sum(len(d.gold) for d in documents) - corrected,
+        by_reviewer=dict(Counter(d.provenance.reviewer or "" for d in documents if d.provenance)),
+    )
+
+
+async def export_reviews(
+    *, source: ReviewedSource, out: Path, since: datetime | None = None
+) -> ExportSummary:
+    """Write every review completed since `since` as our labelled JSONL (atomically:
+    a reader never sees half a file); returns what was written."""
+    from feedback.datasets import write_labelled_jsonl
+
+    documents = [labelled_from_review(reviewed=r) async for r in source.reviewed(since=since)]
+    tmp = out.with_name(out.name + ".tmp")
+    write_labelled_jsonl(documents, tmp)
+    tmp.replace(out)
+    return summarise(documents)
+
+
+def merge_documents(
+    base: Sequence[LabelledDocument], extra: Sequence[LabelledDocument]
+) -> list[LabelledDocument]:
+    """`base` plus `extra`; where both hold a document id, `extra` wins (a reviewer's
+    label of a shipped document is the newer word). Later files win over earlier ones."""
+    merged = {d.document_id: d for d in base}
+    for d in extra:
+        merged[d.document_id] = d
+    return list(merged.values())

@@ -1,0 +1,29 @@
+"""What the feedback loop reads from the store: a document a person reviewed.
+
+The store hands these to `feedback.export`, which turns each into a labelled document
+(the model's values with the reviewer's corrections applied). Kept in `schemas` so the
+store adapter (infra) and the export (feedback) share it without importing each other.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from schemas.document import Document
+from schemas.events import FieldCorrection
+from schemas.fields import Extraction
+
+
+class ReviewedDocument(BaseModel):
+    """A completed review: the document as stored, what the model extracted, and what
+    the reviewer changed. Fields the reviewer did not change were seen and confirmed."""
+
+    document: Document
+    extraction: Extraction
+    corrections: list[FieldCorrection] = Field(default_factory=list)
+    task_id: str
+    reviewer: str
+    outcome: str
+    reviewed_at: datetime | None = None

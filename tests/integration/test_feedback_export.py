@@ -1,0 +1,125 @@
+"""Reviewers' corrections become training data: documents go through the real service
+(fakes of our own model interfaces only), a reviewer completes a task through the
+review API, the worker's service records it, and the export reads it back from the
+store (SQLite file and PostgreSQL schema)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from agents.routing import RoutingPolicy
+from agents.service import DocumentService
+from autoclerk.cli import app as cli
+from autoclerk.wiring import Adapters, Database, build_service, open_database
+from feedback.datasets import declared_split, load_labelled_jsonl
+from feedback.export import export_reviews
+from infra.feedback_source import SqlReviewedSource
+from infra.pdf import parse_pdf
+from schemas.document import Line, PageSize
+from schemas.events import DocumentReceived, Envelope
+from schemas.messages import MessageMeta, Topics
+from tests.fakes import FakeExtractor, FakeRules, FakeTriage
+from tests.review_support import RecordingPublisher, client, login, payloads, review_app
+
+TOPICS = Topics.with_prefix("rv")  # the prefix review_app's settings publish under
+PAGE = PageSize(width=400.0, height=900.0)
+
+
+@pytest.fixture
+async def database(db: tuple[str, str | None]) -> AsyncIterator[Database]:
+    url, schema = db
+    async with open_database(url, schema=schema) as d:
+        yield d
+
+
+def _service(database: Database) -> DocumentService:
+    adapters = Adapters(
+        triage=FakeTriage(),
+        extractor=FakeExtractor(),
+        rules=FakeRules(),
+        parse_pdf=lambda b: parse_pdf(data=b),
+        routing=RoutingPolicy(default_threshold=0.9, max_risk=0.5),
+    )
+    return build_service(
+        store=database.store, checkpointer=database.checkpointer, adapters=adapters, topics=TOPICS
+    )
+
+
+def _received(doc_id: str, texts: list[str]) -> bytes:
+    """OCR lines with boxes and a page size, as a scanner upstream sends them."""
+    lines = [Line(text=t, bbox=(10.0, 20.0 * i, 200.0, 20.0 * i + 15)) for i, t in enumerate(texts)]
+    payload = DocumentReceived(document_id=doc_id, kind="invoice", ocr_lines=lines, pages=[PAGE])
+    return Envelope[DocumentReceived](type="document.received", payload=payload).model_dump_json().encode()
+
+
+async def test_completed_review_exports_with_corrections_applied(
+    database: Database, db: tuple[str, str | None], tmp_path: Path
+) -> None:
+    url, schema = db
+    service = _service(database)
+    # one document goes straight through, one to review (the '?' makes vendor_name unsure)
+    sure = ["vendor_name: Shop", "issue_date: 2024-01-02", "total: 10.00"]
+    unsure = ["vendor_name: ACME?", "issue_date: 2024-01-02", "total: 12.50"]
+    for offset, (doc_id, texts) in enumerate([("doc-straight", sure), ("doc-review", unsure)]):
+        meta = MessageMeta(topic=TOPICS.received, partition=0, offset=offset)
+        out = await service.on_received(raw=_received(doc_id, texts), meta=meta)
+        await service.mark_emitted(outbox_ids=[o.outbox_id for o in out if o.outbox_id])
+
+    pub = RecordingPublisher()
+    async with review_app(url, schema, publisher=pub) as (app, _), client(app) as c:
+        csrf = await login(c, "ana")
+        task_id = (await c.post("/api/tasks/next", headers={"X-CSRF-Token": csrf})).json()["task_id"]
+        body = {
+            "outcome": "approve",
+            # corrected, added (the fake never extracts it) and cleared; issue_date untouched
+            "fields": {"vendor_name": "ACME Ltd", "invoice_number": "INV-7", "total": ""},
+        }
+        done = await c.post(f"/api/tasks/{task_id}/complete", json=body, headers={"X-CSRF-Token": csrf})
+        assert done.status_code == 202, done.text
+    [(topic, _, raw)] = pub.sent
+    assert topic == TOPICS.review_completed and payloads(pub)[0]["payload"]["task_id"] == task_id
+    # the worker consumes review.completed: decision and corrections stored together
+    meta = MessageMeta(topic=TOPICS.review_completed, partition=0, offset=0)
+    decided = await service.on_review_completed(raw=raw, meta=meta)
+    assert len(decided) == 2  # document.decided + feedback.correction
+
+    out = tmp_path / "corrections.jsonl"
+    source = SqlReviewedSource(engine=database.engine)
+    summary = await export_reviews(source=source, out=out)
+    assert summary.documents == 1 and summary.corrected_fields == 3 and summary.by_reviewer == {"ana": 1}
+    [doc] = load_labelled_jsonl(out)
+    assert doc.document_id == "doc-review"  # the straight-through document is not human-verified
+    assert doc.gold["vendor_name"] == "ACME Ltd"
+    assert doc.gold["issue_date"] == "2024-01-02"  # confirmed
+    assert doc.gold["invoice_number"] == "INV-7"
+    assert doc.gold["total"] is None
+    assert [ln.text for ln in doc.lines] == unsure
+    assert doc.lines[1].bbox == (10.0, 20.0, 200.0, 35.0) and doc.pages == [PAGE]
+    assert doc.split == declared_split("doc-review")
+    assert doc.provenance is not None
+    assert doc.provenance.reviewer == "ana" and doc.provenance.task_id == task_id
+    assert doc.provenance.model_version == FakeExtractor.version
+    assert doc.provenance.reviewed_at is not None
+    assert abs(doc.provenance.reviewed_at - datetime.now(UTC)) < timedelta(hours=1)
+
+    later = await export_reviews(source=source, out=out, since=datetime.now(UTC) + timedelta(hours=1))
+    assert later.documents == 0 and load_labelled_jsonl(out) == []
+
+    if schema is None:  # the command line reads the configured (SQLite) database the same way
+        env = {"AUTOCLERK_DB__URL": url}
+        cli_out = tmp_path / "cli.jsonl"
+        result = await asyncio.to_thread(
+            CliRunner().invoke,
+            cli,
+            ["feedback", "export", "--out", str(cli_out), "--since", "2000-01-01T00:00:00Z"],
+            env=env,
+        )
+        assert result.exit_code == 0, result.output
+        assert [d.document_id for d in load_labelled_jsonl(cli_out)] == ["doc-review"]
+        assert "wrote 1 reviewed document(s)" in result.output
