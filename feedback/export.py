@@ -20,17 +20,20 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
 from agents.extract.normalize import comparison_key, normalize
 from feedback.datasets import declared_split
 from feedback.errors import ExportError
+from feedback.exceptions import LABEL, SOURCE
 from schemas.document import LabelledDocument, Provenance
 from schemas.events import FieldCorrection
 from schemas.feedback import ReviewedDocument
 from schemas.fields import Extraction, field_names
+
+ExportFormat = Literal["labelled", "openai"]
 
 
 class ReviewedSource(Protocol):
@@ -45,6 +48,8 @@ class ExportSummary(BaseModel):
     corrected_fields: int
     confirmed_fields: int
     by_reviewer: dict[str, int]
+    written: int = 0  # lines in the file: documents, or fine-tuning examples
+    skipped: list[tuple[str, str]] = []  # (document id, why) left out of a fine-tuning file
 
 
 def reviewed_value(*, field: str, typed: str | None) -> str | None:
@@ -74,8 +79,13 @@ def labelled_from_review(*, reviewed: ReviewedDocument) -> LabelledDocument:
         model_version=extraction.model_version,
         corrected=sorted({c.field for c in reviewed.corrections}),
     )
+    # The triage risk model's label: did the person have to change anything? A review
+    # that approved the fields as extracted was not needed; a correction or a reject was.
+    changed = bool(reviewed.corrections) or reviewed.outcome == "reject"
+    metadata = {**doc.metadata, LABEL: "true" if changed else "false", SOURCE: "review"}
     return LabelledDocument(
-        **doc.model_dump(),
+        **doc.model_dump(exclude={"metadata"}),
+        metadata=metadata,
         gold=gold,
         split=declared_split(doc.document_id),
         provenance=provenance,
@@ -111,17 +121,27 @@ def summarise(documents: Sequence[LabelledDocument]) -> ExportSummary:
 
 
 async def export_reviews(
-    *, source: ReviewedSource, out: Path, since: datetime | None = None
+    *, source: ReviewedSource, out: Path, since: datetime | None = None, fmt: ExportFormat = "labelled"
 ) -> ExportSummary:
-    """Write every review completed since `since` as our labelled JSONL (atomically:
-    a reader never sees half a file); returns what was written."""
+    """Write every review completed since `since` (atomically: a reader never sees half
+    a file) as our labelled JSONL, or as OpenAI chat fine-tuning examples for the LLM
+    extractor (`fmt="openai"`); returns what was written."""
     from feedback.datasets import write_labelled_jsonl
+    from feedback.finetune import fine_tuning_set, write_jsonl
 
     documents = [labelled_from_review(reviewed=r) async for r in source.reviewed(since=since)]
     tmp = out.with_name(out.name + ".tmp")
-    write_labelled_jsonl(documents, tmp)
+    skipped: list[tuple[str, str]] = []
+    if fmt == "openai":
+        # Test-split documents stay out of fine-tuning too: they are how a tuned model is scored.
+        tuning = fine_tuning_set(d for d in documents if d.split != "test")
+        skipped = tuning.skipped
+        with tmp.open("w", encoding="utf-8") as fh:
+            written = write_jsonl(tuning.records, fh)
+    else:
+        written = write_labelled_jsonl(documents, tmp)
     tmp.replace(out)
-    return summarise(documents)
+    return summarise(documents).model_copy(update={"written": written, "skipped": skipped})
 
 
 def merge_documents(

@@ -6,6 +6,7 @@ store (SQLite file and PostgreSQL schema)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -107,6 +108,20 @@ async def test_completed_review_exports_with_corrections_applied(
     assert doc.provenance.model_version == FakeExtractor.version
     assert doc.provenance.reviewed_at is not None
     assert abs(doc.provenance.reviewed_at - datetime.now(UTC)) < timedelta(hours=1)
+    assert doc.metadata["needs_review"] == "true"  # the reviewer changed fields: triage's label
+
+    # the same review as an OpenAI chat fine-tuning example for the LLM extractor
+    assert doc.split == "train"  # (a test-split document would be kept out of the file)
+    tuning = await export_reviews(source=source, out=tmp_path / "ft.jsonl", fmt="openai")
+    assert tuning.written == 1 and tuning.skipped == []
+    [example] = [json.loads(line) for line in (tmp_path / "ft.jsonl").read_text().splitlines()]
+    assert [m["role"] for m in example["messages"]] == ["system", "user", "assistant"]
+    answer = json.loads(example["messages"][2]["content"])["fields"]
+    assert (
+        answer["vendor_name"] == "ACME Ltd"
+        and answer["total"] is None
+        and answer["invoice_number"] == "INV-7"
+    )
 
     later = await export_reviews(source=source, out=out, since=datetime.now(UTC) + timedelta(hours=1))
     assert later.documents == 0 and load_labelled_jsonl(out) == []
