@@ -69,8 +69,8 @@ async def test_completed_review_exports_with_corrections_applied(
     unsure = ["vendor_name: ACME?", "issue_date: 2024-01-02", "total: 12.50"]
     for offset, (doc_id, texts) in enumerate([("doc-straight", sure), ("doc-review", unsure)]):
         meta = MessageMeta(topic=TOPICS.received, partition=0, offset=offset)
-        out = await service.on_received(raw=_received(doc_id, texts), meta=meta)
-        await service.mark_emitted(outbox_ids=[o.outbox_id for o in out if o.outbox_id])
+        emitted = await service.on_received(raw=_received(doc_id, texts), meta=meta)
+        await service.mark_emitted(outbox_ids=[o.outbox_id for o in emitted if o.outbox_id])
 
     pub = RecordingPublisher()
     async with review_app(url, schema, publisher=pub) as (app, _), client(app) as c:
