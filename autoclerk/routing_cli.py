@@ -194,7 +194,7 @@ def fit_cmd(
     ] = "document",
     seed: Annotated[int, typer.Option(help="fold shuffle and training seed (with --cv)")] = 0,
     reuse: Annotated[
-        bool, typer.Option(help="reuse out-of-fold predictions kept in <models.dir>/routing/oof (same data, code)")
+        bool, typer.Option(help="reuse out-of-fold predictions kept in <models.dir>/routing/oof")
     ] = True,
 ) -> None:
     """Fit per-field confidence thresholds on held-out predictions and write them."""
