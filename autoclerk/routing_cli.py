@@ -1,16 +1,23 @@
 """`autoclerk routing fit`: routing thresholds fitted to a target error on held-out data.
 
-The extractor scored here must not have seen the documents it is scored on: we use
-the promoted (CURRENT) local extractor only when its metadata shows it trained on
-exactly the declared train split, and train one on that split when none exists yet.
-Its predictions on the declared test split are cut in two by hash: thresholds are
-fitted on one half, and the straight-through rate and error are reported on the other.
+Default (`--cv 5`): cross-fitted out-of-fold predictions over every labelled document
+(shipped plus `--data` files), see `feedback.crossfit`: fold models that never trained
+on the document they predict, thresholds fitted on all those predictions, and a
+held-out report in which each half of the documents is judged by the other half's fit.
+
+`--cv 0`: the declared split. The extractor scored must not have seen the documents it
+is scored on: we use the promoted (CURRENT) local extractor only when its metadata
+shows it trained on exactly the declared train split, and train one on that split when
+none exists yet. Its predictions on the declared test split are cut in two by hash:
+thresholds are fitted on one half, and the straight-through rate and error are
+reported on the other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -20,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.routing import MANDATORY
+from autoclerk.routing_cv import cv_documents, fit_routing_cv, labelled_documents
 from feedback.routing_fit import (
     NEVER_AUTO,
     fit_thresholds,
@@ -40,17 +48,6 @@ console = Console()
 
 class UnverifiedModelError(Exception):
     """The promoted extractor may have trained on the documents we would score it on."""
-
-
-def labelled_documents(data_dir: Path) -> list[LabelledDocument]:
-    """Every shipped labelled document (both splits), as `autoclerk.models` loads them."""
-    from feedback.datasets import load_labelled_jsonl, load_sroie
-
-    docs = load_sroie(data_dir / "sroie" / "train.jsonl")
-    claims = data_dir / "samples" / "claims.jsonl"
-    if claims.exists():
-        docs += load_labelled_jsonl(claims)
-    return docs
 
 
 def training_hash(documents: Sequence[LabelledDocument]) -> str:
@@ -142,9 +139,11 @@ def render(data: dict[str, Any]) -> list[Table]:
     report = data["report"]
     fields = Table(
         title=f"fitted thresholds ({report['model_version']}, target error "
-        f"{report['fit']['target_error']}, {report['fit']['confidence']:.0%} bound)"
+        f"{report['fit']['target_error']}, {report['fit']['confidence']:.0%} bound)",
+        caption=report["protocol"],
     )
-    for col in ("kind", "field", "threshold", "predicted", "accepted", "errors", "error bound", "note"):
+    columns = ("candidates", "support at threshold", "errors", "error bound", "note")
+    for col in ("kind", "field", "threshold", *columns):
         fields.add_column(col)
     for f in report["fit"]["fields"]:
         bound = "" if f["error_bound"] is None else f"{f['error_bound']:.4f}"
@@ -158,7 +157,8 @@ def render(data: dict[str, Any]) -> list[Table]:
             bound,
             f["fallback"] or "",
         )
-    held = Table(title="held-out documents, all thresholds together (extraction only)")
+    pooled = " (pooled: each half judged by the other half's thresholds)" if "halves" in report else ""
+    held = Table(title=f"held-out documents, all thresholds together, extraction only{pooled}")
     for col in ("kind", "documents", "straight through", "STP rate", "errors", "error rate", "error bound"):
         held.add_column(col)
     for k in report["heldout"]["kinds"]:
@@ -182,28 +182,64 @@ def fit_cmd(
     ] = None,
     out: Annotated[Path | None, typer.Option(help="default: <models.dir>/routing/thresholds.json")] = None,
     min_support: Annotated[int, typer.Option(help="fewest accepted predictions to fit a threshold")] = 30,
+    cv: Annotated[
+        int, typer.Option(min=0, help="K-fold cross-fitting over all labelled documents; 0: declared split")
+    ] = 5,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="more labelled JSONL (repeatable; with --cv)")
+    ] = None,
+    shipped: Annotated[bool, typer.Option(help="include the shipped labelled documents (with --cv)")] = True,
+    group_by: Annotated[
+        str, typer.Option(help="fold groups: document (identical documents) or vendor (with --cv)")
+    ] = "document",
+    seed: Annotated[int, typer.Option(help="fold shuffle and training seed (with --cv)")] = 0,
+    reuse: Annotated[
+        bool, typer.Option(help="reuse out-of-fold predictions kept in <models.dir>/routing/oof")
+    ] = True,
 ) -> None:
     """Fit per-field confidence thresholds on held-out predictions and write them."""
+    from feedback.errors import FeedbackError
+
     s = Settings()
     target = s.routing.target_error if target_error is None else target_error
     if not 0 < target < 1:
         raise typer.BadParameter("target error must be between 0 and 1")
+    if cv == 1:
+        raise typer.BadParameter("--cv needs at least 2 folds (or 0 for the declared split)")
+    if not cv and (data or not shipped):
+        raise typer.BadParameter("--data and --no-shipped need cross-fitting (--cv 2 or more)")
+    started = time.perf_counter()
     try:
-        data = fit_routing(
-            models_dir=s.models.dir,
-            data_dir=s.data_dir,
-            target_error=target,
-            max_risk=s.routing.max_risk,
-            min_support=min_support,
-            log=console.print,
-        )
-    except UnverifiedModelError as exc:
+        if cv:
+            docs = cv_documents(data_dir=s.data_dir, extra=data or [], shipped=shipped, log=console.print)
+            result = fit_routing_cv(
+                documents=docs,
+                folds=cv,
+                target_error=target,
+                max_risk=s.routing.max_risk,
+                grouping=group_by,
+                seed=seed,
+                min_support=min_support,
+                cache_dir=s.models.dir / "routing" / "oof",
+                reuse=reuse,
+                log=console.print,
+            )
+        else:
+            result = fit_routing(
+                models_dir=s.models.dir,
+                data_dir=s.data_dir,
+                target_error=target,
+                max_risk=s.routing.max_risk,
+                min_support=min_support,
+                log=console.print,
+            )
+    except (UnverifiedModelError, FeedbackError) as exc:
         console.print(f"[red]{exc}")
         raise typer.Exit(2) from exc
     path = out or s.models.dir / "routing" / "thresholds.json"
-    write_json_atomic(data, path)
-    for table in render(data):
+    write_json_atomic(result, path)
+    for table in render(result):
         console.print(table)
-    console.print(f"wrote {path} (version {data['version']})")
+    console.print(f"wrote {path} (version {result['version']}) in {time.perf_counter() - started:.0f} s")
     if s.llm.enabled:
         console.print("[yellow]an LLM extractor is configured: these thresholds are the local model's")

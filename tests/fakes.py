@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from schemas.document import Document
+from schemas.document import Document, LabelledDocument
 from schemas.fields import ExtractedField, Extraction, FieldSource
 from schemas.llm import Completion
 from schemas.verdicts import ReferenceFacts, RuleReason, RuleResult, TriageResult
@@ -109,3 +109,33 @@ class FakeChatClient:
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+class ScriptedExtractor:
+    """Answers each document with a scripted extraction; refuses (AssertionError) to
+    predict a document it "trained" on or one whose gold was not hidden from it."""
+
+    def __init__(self, *, answers: Mapping[str, Extraction], trained_on: set[str], version: str) -> None:
+        self.answers = answers
+        self.trained_on = trained_on
+        self.version = version
+
+    async def extract(self, document: Document) -> Extraction:
+        assert document.document_id not in self.trained_on, f"{document.document_id} was trained on"
+        assert not getattr(document, "gold", None), "gold shown to the extractor"
+        return self.answers[document.document_id].model_copy(update={"model_version": self.version})
+
+
+class RecordingTrainer:
+    """`feedback.evaluation.Trainer` returning `ScriptedExtractor`s; records each training set."""
+
+    def __init__(self, answers: Mapping[str, Extraction]) -> None:
+        self.answers = answers
+        self.training_sets: list[set[str]] = []
+
+    def __call__(self, documents: Sequence[LabelledDocument]) -> ScriptedExtractor:
+        ids = {d.document_id for d in documents}
+        self.training_sets.append(ids)
+        return ScriptedExtractor(
+            answers=self.answers, trained_on=ids, version=f"scripted-{len(self.training_sets)}"
+        )

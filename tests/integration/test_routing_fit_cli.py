@@ -3,6 +3,10 @@ writes a thresholds file the runtime's loader reads."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,7 @@ from agents.extract.local import train_local_extractor
 from agents.routing import RoutingPolicy
 from autoclerk.models import promote
 from autoclerk.routing_cli import UnverifiedModelError, fit_routing, held_out_extractor, labelled_documents
-from feedback.datasets import split_documents
+from feedback.datasets import load_labelled_jsonl, load_sroie, split_documents, write_labelled_jsonl
 from feedback.routing_fit import NEVER_AUTO, write_json_atomic
 
 DATA = Path(__file__).resolve().parents[2] / "data"
@@ -53,3 +57,48 @@ def test_fit_trains_on_the_train_split_and_writes_a_loadable_file(small_data: Pa
     policy = RoutingPolicy.load(path=path, default_threshold=0.9, max_risk=0.5)
     assert policy.threshold("invoice", "total") == NEVER_AUTO
     assert policy.threshold("claim", "policy_number") == NEVER_AUTO
+
+
+def _cli(*args: str, models: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AUTOCLERK_MODELS__DIR": str(models), "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "autoclerk", "routing", "fit", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_cross_fitted_fit_on_a_small_dataset(small_data: Path, tmp_path: Path) -> None:
+    # 40 receipts and 20 claims as one `--data` file, the shipped documents left out
+    docs = load_sroie(small_data / "sroie" / "train.jsonl")[:40]
+    docs += load_labelled_jsonl(DATA / "samples" / "claims.jsonl")[:20]
+    data = tmp_path / "labelled.jsonl"
+    write_labelled_jsonl(docs, data)
+    out = tmp_path / "thresholds.json"
+    args = ("--cv", "2", "--no-shipped", "--data", str(data), "--out", str(out), "--min-support", "5")
+    proc = _cli(*args, "--target-error", "0.2", models=tmp_path / "models")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "fold 2/2: training on" in proc.stdout and "support at threshold" in proc.stdout
+    written = json.loads(out.read_text())
+    report = written["report"]
+    assert report["fit"]["documents"] == 60 and len(report["fold_models"]) == 2
+    assert "2-fold cross-fitting over 60 labelled documents" in report["protocol"]
+    assert "fitted on ALL 60 out-of-fold predictions" in report["protocol"]
+    halves = report["halves"]
+    assert sorted(h["fitted_on"] for h in halves) == sorted(h["reported_on"] for h in halves)
+    assert sum(h["reported_on"] for h in halves) == 60
+    assert {k["kind"]: k["documents"] for k in report["heldout"]["kinds"]} == {"invoice": 40, "claim": 20}
+    policy = RoutingPolicy.load(path=out, default_threshold=0.9, max_risk=0.5)
+    assert policy.version == written["version"] and set(policy.thresholds) == {"invoice", "claim"}
+    # refitting at another target reuses the out-of-fold predictions instead of retraining
+    again = _cli(*args, "--target-error", "0.01", models=tmp_path / "models")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "reusing out-of-fold predictions" in again.stdout and "fold 1/2" not in again.stdout
+    assert json.loads(out.read_text())["report"]["fold_models"] == report["fold_models"]
+    assert all(t == NEVER_AUTO for t in RoutingPolicy.load(path=out, default_threshold=0.9, max_risk=0.5)
+               .thresholds["claim"].values())
+    # the declared-split protocol takes no extra data
+    refused = _cli("--cv", "0", "--data", str(data), models=tmp_path / "models")
+    assert refused.returncode == 2 and "need cross-fitting" in refused.stdout + refused.stderr
