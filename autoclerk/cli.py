@@ -183,16 +183,28 @@ def train_extractor(
 
 
 @train_app.command("triage")
-def train_triage_cmd() -> None:
-    """Train the triage classifier, export it to ONNX and promote it."""
+def train_triage_cmd(
+    data: Annotated[
+        list[Path] | None,
+        typer.Option(exists=True, dir_okay=False, help="labelled JSONL to add (e.g. `feedback export`)"),
+    ] = None,
+    exceptions_cv: Annotated[
+        int, typer.Option(help="label exceptions by K-fold out-of-fold extraction (0: exported labels only)")
+    ] = 0,
+) -> None:
+    """Train the triage classifier (kind, and risk where labelled), export it to ONNX, promote it."""
     from agents.triage.train import train_triage
-    from autoclerk.models import train_and_promote, training_documents
+    from autoclerk.models import train_and_promote
+    from autoclerk.triage_train import triage_documents
 
     s = Settings()
-    path = train_and_promote(
-        models_dir=s.models.dir, name="triage", trainer=train_triage, documents=training_documents(s.data_dir)
-    )
+    docs = triage_documents(
+        data_dir=s.data_dir, models_dir=s.models.dir, extra=data or [], exceptions_cv=exceptions_cv,
+        log=console.print,
+    )  # fmt: skip
+    path = train_and_promote(models_dir=s.models.dir, name="triage", trainer=train_triage, documents=docs)
     console.print(f"triage: {path}")
+    console.print_json(json.dumps(json.loads((path / "metadata.json").read_text()).get("risk")))
 
 
 @train_app.command("claims-risk")

@@ -15,22 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.routing import MANDATORY
+from autoclerk.models import labelled_documents
 from schemas.document import Document, LabelledDocument
 from schemas.fields import Extraction
 
 if TYPE_CHECKING:
     from agents.extract.local import LocalExtractor
-
-
-def labelled_documents(data_dir: Path) -> list[LabelledDocument]:
-    """Every shipped labelled document (both splits), as `autoclerk.models` loads them."""
-    from feedback.datasets import load_labelled_jsonl, load_sroie
-
-    docs = load_sroie(data_dir / "sroie" / "train.jsonl")
-    claims = data_dir / "samples" / "claims.jsonl"
-    if claims.exists():
-        docs += load_labelled_jsonl(claims)
-    return docs
 
 
 def cv_documents(
