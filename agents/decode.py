@@ -34,13 +34,9 @@ def _summary(err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def decode_envelope(
-    raw: bytes, *, payload: type[P], event_type: str, max_bytes: int
-) -> Envelope[P]:
+def decode_envelope(raw: bytes, *, payload: type[P], event_type: str, max_bytes: int) -> Envelope[P]:
     if len(raw) > max_bytes:
-        raise EventTooLarge(
-            f"event of {len(raw)} bytes exceeds the limit of {max_bytes}"
-        )
+        raise EventTooLarge(f"event of {len(raw)} bytes exceeds the limit of {max_bytes}")
     try:
         data: Any = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -50,13 +46,9 @@ def decode_envelope(
     version = data.get("schema_version", 1)
     if version not in SUPPORTED_SCHEMA_VERSIONS:
         supported = ", ".join(str(v) for v in sorted(SUPPORTED_SCHEMA_VERSIONS))
-        raise UnsupportedVersion(
-            f"unsupported schema_version {version!r} (supported: {supported})"
-        )
+        raise UnsupportedVersion(f"unsupported schema_version {version!r} (supported: {supported})")
     if data.get("type") != event_type:
-        raise UndecodableEvent(
-            f"expected event type {event_type!r}, got {data.get('type')!r}"
-        )
+        raise UndecodableEvent(f"expected event type {event_type!r}, got {data.get('type')!r}")
     try:
         return Envelope[payload].model_validate(data)  # type: ignore[valid-type]
     except ValidationError as exc:
@@ -81,9 +73,7 @@ def parse_document(received: DocumentReceived, *, parse_pdf: PdfParser) -> Docum
             raise UnreadableDocument(f"pdf_base64 is not valid base64: {exc}") from exc
         try:
             lines, pages = parse_pdf(data)
-        except (
-            Exception
-        ) as exc:  # the parser's own error tree is infra's; any failure is bad input
+        except Exception as exc:  # the parser's own error tree is infra's; any failure is bad input
             raise UnreadableDocument(f"PDF could not be parsed: {exc}") from exc
         doc = Document(lines=lines, pages=pages, **common)  # type: ignore[arg-type]
     if not any(line.text.strip() for line in doc.lines):

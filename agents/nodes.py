@@ -28,31 +28,23 @@ def _document(state: WorkflowState) -> Document:
     return Document.model_validate(doc)
 
 
-async def triage(
-    state: WorkflowState, runtime: Runtime[WorkflowContext]
-) -> dict[str, Any]:
+async def triage(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     result = await runtime.context.triage.classify(_document(state))
     return {"triage": result.model_dump(mode="json")}
 
 
-async def extract(
-    state: WorkflowState, runtime: Runtime[WorkflowContext]
-) -> dict[str, Any]:
+async def extract(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     result = await runtime.context.extractor.extract(_document(state))
     return {"extraction": result.model_dump(mode="json")}
 
 
-async def lookup(
-    state: WorkflowState, runtime: Runtime[WorkflowContext]
-) -> dict[str, Any]:
+async def lookup(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     extraction = Extraction.model_validate(state["extraction"])
     facts = await runtime.context.reference(extraction, _document(state).document_id)
     return {"reference": facts.model_dump(mode="json")}
 
 
-async def rules(
-    state: WorkflowState, runtime: Runtime[WorkflowContext]
-) -> dict[str, Any]:
+async def rules(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     ctx = runtime.context
     result = ctx.rules.evaluate(
         document=_document(state),
@@ -75,9 +67,7 @@ def amount_of(extraction: Extraction) -> float | None:
     return None
 
 
-async def route(
-    state: WorkflowState, runtime: Runtime[WorkflowContext]
-) -> dict[str, Any]:
+async def route(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     extraction = Extraction.model_validate(state["extraction"])
     decision = route_policy(
         policy=runtime.context.routing,
@@ -100,9 +90,7 @@ def human_review(state: WorkflowState) -> dict[str, Any]:
     extraction = Extraction.model_validate(state["extraction"])
     fields = dict(extraction.fields)
     for c in answer.corrections:
-        fields[c.field] = ExtractedField(
-            value=c.new_value, raw=c.new_value, confidence=1.0
-        )
+        fields[c.field] = ExtractedField(value=c.new_value, raw=c.new_value, confidence=1.0)
     corrected = extraction.model_copy(update={"fields": fields})
     return {
         "review": answer.model_dump(mode="json"),

@@ -29,9 +29,7 @@ class RoutingPolicy:
     version: str = "settings"
 
     @classmethod
-    def load(
-        cls, *, path: Path, default_threshold: float, max_risk: float
-    ) -> RoutingPolicy:
+    def load(cls, *, path: Path, default_threshold: float, max_risk: float) -> RoutingPolicy:
         """Fitted thresholds if the file exists, else the configured defaults."""
         if not path.exists():
             return cls(default_threshold=default_threshold, max_risk=max_risk)
@@ -39,10 +37,7 @@ class RoutingPolicy:
         return cls(
             default_threshold=float(data.get("default_threshold", default_threshold)),
             max_risk=float(data.get("max_risk", max_risk)),
-            thresholds={
-                k: {f: float(t) for f, t in v.items()}
-                for k, v in data["thresholds"].items()
-            },
+            thresholds={k: {f: float(t) for f, t in v.items()} for k, v in data["thresholds"].items()},
             version=str(data.get("version", path.stem)),
         )
 
@@ -77,15 +72,9 @@ def route(
     """approve only when every signal agrees; a reject needs trustworthy fields."""
     reasons: list[RuleReason] = []
     if triage.failure:
-        reasons.append(
-            RuleReason(code="triage_failed", message=triage.failure, rule="routing")
-        )
+        reasons.append(RuleReason(code="triage_failed", message=triage.failure, rule="routing"))
     if extraction.failure:
-        reasons.append(
-            RuleReason(
-                code="extraction_failed", message=extraction.failure, rule="routing"
-            )
-        )
+        reasons.append(RuleReason(code="extraction_failed", message=extraction.failure, rule="routing"))
     low = _low_confidence(policy, extraction)
     risky = triage.risk > policy.max_risk and not triage.failure
     if risky:
@@ -97,23 +86,15 @@ def route(
             )
         )
     rule_reasons = [r for r in rules.reasons if r.severity != "info"]
-    priority = _priority(
-        risk=triage.risk, amount=amount, n_reasons=len(reasons) + len(rule_reasons)
-    )
+    priority = _priority(risk=triage.risk, amount=amount, n_reasons=len(reasons) + len(rule_reasons))
     if reasons:
-        return RouteDecision(
-            outcome="review", reasons=reasons + low + rule_reasons, priority=priority
-        )
+        return RouteDecision(outcome="review", reasons=reasons + low + rule_reasons, priority=priority)
     if rules.outcome == "reject":
         # A reject built on fields we are unsure of is a conflict: a human decides.
         outcome = "review" if low else "reject"
-        return RouteDecision(
-            outcome=outcome, reasons=rule_reasons + low, priority=priority
-        )
+        return RouteDecision(outcome=outcome, reasons=rule_reasons + low, priority=priority)
     if rules.outcome == "review" or low:
-        return RouteDecision(
-            outcome="review", reasons=rule_reasons + low, priority=priority
-        )
+        return RouteDecision(outcome="review", reasons=rule_reasons + low, priority=priority)
     return RouteDecision(outcome="approve", reasons=rules.reasons, priority=priority)
 
 

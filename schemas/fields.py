@@ -36,9 +36,7 @@ class ExtractedField(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     value: str | None = Field(description="normalised value; None when absent")
-    raw: str | None = Field(
-        default=None, description="text as it appears in the document"
-    )
+    raw: str | None = Field(default=None, description="text as it appears in the document")
     confidence: float = Field(ge=0.0, le=1.0)
     source: FieldSource | None = None
 
@@ -83,18 +81,14 @@ class ClaimFields(BaseModel):
         description="health: procedure codes (SNOMED/CPT), comma separated",
     )
     provider_name: ExtractedField | None = None
-    vehicle: ExtractedField | None = Field(
-        default=None, description="auto: make model year"
-    )
+    vehicle: ExtractedField | None = Field(default=None, description="auto: make model year")
     vin: ExtractedField | None = None
     police_report: ExtractedField | None = Field(
         default=None, description="auto: YES/NO or the report number"
     )
 
 
-INVOICE_FIELDS: tuple[str, ...] = tuple(
-    n for n in InvoiceFields.model_fields if n != "line_items"
-)
+INVOICE_FIELDS: tuple[str, ...] = tuple(n for n in InvoiceFields.model_fields if n != "line_items")
 CLAIM_FIELDS: tuple[str, ...] = tuple(ClaimFields.model_fields)
 
 
@@ -141,9 +135,7 @@ class Extraction(BaseModel):
                 return f"receipt|{vendor}|{v('issue_date')}|{v('total')}"
             return None
         if v("policy_number") and v("incident_date"):
-            return (
-                f"claim|{v('policy_number')}|{v('incident_date')}|{v('claimed_amount')}"
-            )
+            return f"claim|{v('policy_number')}|{v('incident_date')}|{v('claimed_amount')}"
         return None
 
     def confidence(self, name: str) -> float:

@@ -15,9 +15,7 @@ class TriageResult(BaseModel):
 
     model_version: str
     predicted_kind: str
-    risk: float = Field(
-        ge=0.0, le=1.0, description="probability a human changes the outcome"
-    )
+    risk: float = Field(ge=0.0, le=1.0, description="probability a human changes the outcome")
     probabilities: dict[str, float] = Field(default_factory=dict)
     failure: str | None = None
 

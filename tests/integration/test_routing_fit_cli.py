@@ -97,8 +97,12 @@ def test_cross_fitted_fit_on_a_small_dataset(small_data: Path, tmp_path: Path) -
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "reusing out-of-fold predictions" in again.stdout and "fold 1/2" not in again.stdout
     assert json.loads(out.read_text())["report"]["fold_models"] == report["fold_models"]
-    assert all(t == NEVER_AUTO for t in RoutingPolicy.load(path=out, default_threshold=0.9, max_risk=0.5)
-               .thresholds["claim"].values())
+    assert all(
+        t == NEVER_AUTO
+        for t in RoutingPolicy.load(path=out, default_threshold=0.9, max_risk=0.5)
+        .thresholds["claim"]
+        .values()
+    )
     # the declared-split protocol takes no extra data
     refused = _cli("--cv", "0", "--data", str(data), models=tmp_path / "models")
     assert refused.returncode == 2 and "need cross-fitting" in refused.stdout + refused.stderr

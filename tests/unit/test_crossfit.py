@@ -80,9 +80,7 @@ def test_vendor_grouping_keeps_a_vendor_in_one_fold() -> None:
 def test_out_of_fold_predictions_never_come_from_a_model_that_trained_on_the_document() -> None:
     docs = [_doc(i) for i in range(30)]
     trainer = RecordingTrainer({d.document_id: _pred() for d in docs})
-    preds = asyncio.run(
-        out_of_fold_predictions(documents=docs, train=trainer, folds=3, log=lambda _: None)
-    )
+    preds = asyncio.run(out_of_fold_predictions(documents=docs, train=trainer, folds=3, log=lambda _: None))
     assert set(preds) == {d.document_id for d in docs}
     assert len(trainer.training_sets) == 3
     # ScriptedExtractor refuses documents it trained on: every prediction is out-of-fold,
@@ -173,5 +171,3 @@ def test_crossfit_file_loads_as_a_routing_policy(tmp_path: Path) -> None:
     assert report["fold_models"] == ["m"] and len(report["halves"]) == 2
     assert "fitted on ALL 700 out-of-fold predictions" in report["protocol"]
     assert "approximated by the fold models" in report["protocol"]
-
-

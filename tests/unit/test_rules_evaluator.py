@@ -263,6 +263,7 @@ def test_one_composite_call_answers_as_graph_by_graph(evaluator: ZenRulesEvaluat
     ctx = evaluator.context(document=doc, extraction=ext, triage=_triage(), reference=ref, now=NOW)
     together = evaluator.evaluate(document=doc, extraction=ext, triage=_triage(), reference=ref, now=NOW)
     alone = evaluator._evaluate_each(evaluator.graphs_for("invoice"), ctx)
+
     # Messages may spell numbers differently (a sub-decision gets "500", a top-level
     # call "500.0"), so compare what routing reads and which nodes the trace holds.
     def brief(result: RuleResult) -> list[tuple[str, str, str]]:
