@@ -139,7 +139,8 @@ def render(data: dict[str, Any]) -> list[Table]:
     report = data["report"]
     fields = Table(
         title=f"fitted thresholds ({report['model_version']}, target error "
-        f"{report['fit']['target_error']}, {report['fit']['confidence']:.0%} bound)",
+        f"{report['fit']['target_error']} per {report['fit'].get('budget', 'field')}, "
+        f"{report['fit']['confidence']:.0%} bound)",
         caption=report["protocol"],
     )
     columns = ("candidates", "support at threshold", "errors", "error bound", "note")
@@ -196,6 +197,13 @@ def fit_cmd(
     reuse: Annotated[
         bool, typer.Option(help="reuse out-of-fold predictions kept in <models.dir>/routing/oof")
     ] = True,
+    budget: Annotated[
+        str,
+        typer.Option(
+            help="field: each field meets the target; document: the target is split over a kind's "
+            "mandatory fields, so a straight-through document is wrong at most at the target (with --cv)"
+        ),
+    ] = "field",
 ) -> None:
     """Fit per-field confidence thresholds on held-out predictions and write them."""
     from feedback.errors import FeedbackError
@@ -204,6 +212,8 @@ def fit_cmd(
     target = s.routing.target_error if target_error is None else target_error
     if not 0 < target < 1:
         raise typer.BadParameter("target error must be between 0 and 1")
+    if budget not in ("field", "document"):
+        raise typer.BadParameter("--budget is field or document")
     if cv == 1:
         raise typer.BadParameter("--cv needs at least 2 folds (or 0 for the declared split)")
     if not cv and (data or not shipped):
@@ -222,6 +232,7 @@ def fit_cmd(
                 min_support=min_support,
                 cache_dir=s.models.dir / "routing" / "oof",
                 reuse=reuse,
+                budget="document" if budget == "document" else "field",
                 log=console.print,
             )
         else:

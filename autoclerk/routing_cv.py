@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from agents.routing import MANDATORY
 from autoclerk.models import labelled_documents
+from feedback.routing_fit import Budget
 from schemas.document import Document, LabelledDocument
 from schemas.fields import Extraction
 
@@ -135,6 +136,7 @@ def fit_routing_cv(
     confidence: float = 0.95,
     cache_dir: Path | None = None,
     reuse: bool = True,
+    budget: Budget = "field",
     log: Any = print,
 ) -> dict[str, object]:
     """Cross-fitted thresholds file (see `feedback.crossfit`); returns the file's JSON."""
@@ -156,6 +158,7 @@ def fit_routing_cv(
         mandatory=dict(MANDATORY),
         min_support=min_support,
         confidence=confidence,
+        budget=budget,
     )
     protocol = protocol_text(documents=len(documents), folds=folds, grouping=grouping, halves=result.halves)
     return crossfit_file(result=result, predictions=predictions, max_risk=max_risk, protocol=protocol)

@@ -33,6 +33,7 @@ from agents.extract.normalize import comparison_key
 from feedback.errors import EvaluationError
 from feedback.evaluation import Trainer, kfold, predict, same_content
 from feedback.routing_fit import (
+    Budget,
     FittedThresholds,
     HeldoutReport,
     KindReport,
@@ -132,6 +133,7 @@ def cross_fit(
     mandatory: Mapping[str, Sequence[str]],
     min_support: int = 30,
     confidence: float = 0.95,
+    budget: Budget = "field",
 ) -> CrossFit:
     """Deployable thresholds from all predictions, and a pooled report in which no
     document is judged by thresholds fitted on it. `predictions` must be out-of-fold."""
@@ -147,6 +149,7 @@ def cross_fit(
             mandatory=mandatory,
             min_support=min_support,
             confidence=confidence,
+            budget=budget,
         )
 
     a, b = split_in_two(documents)

@@ -31,6 +31,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -42,6 +43,7 @@ from schemas.fields import Extraction
 # Confidences live in [0, 1]; a threshold just above 1 can never be met, even by a
 # model that reports a confidence of exactly 1.0.
 NEVER_AUTO = math.nextafter(1.0, 2.0)
+Budget = Literal["field", "document"]
 
 
 class FieldFit(BaseModel):
@@ -57,6 +59,10 @@ class FieldFit(BaseModel):
 
 class FittedThresholds(BaseModel):
     target_error: float
+    # "field": each field's error bound meets the target, so a document with k such
+    # fields may be wrong up to k times as often; "document": each field gets target/k
+    # (union bound), so what goes straight through is wrong at most at the target.
+    budget: Budget = "field"
     confidence: float
     min_support: int
     documents: int
@@ -180,6 +186,7 @@ def fit_thresholds(
     mandatory: Mapping[str, Sequence[str]],
     min_support: int = 30,
     confidence: float = 0.95,
+    budget: Budget = "field",
 ) -> FittedThresholds:
     """Per (kind, mandatory field) thresholds; `predictions[i]` is for `gold[i]`, and
     must come from a model that did not train on `gold`. Kinds without documents get
@@ -187,6 +194,7 @@ def fit_thresholds(
     _aligned(predictions, gold)
     fits = []
     for kind, names in mandatory.items():
+        field_target = target_error / len(names) if budget == "document" and names else target_error
         pairs = [(p, g) for p, g in zip(predictions, gold, strict=True) if g.kind == kind and not p.failure]
         for name in names:
             # a missing value never goes straight through on confidence: rules see it
@@ -197,13 +205,14 @@ def fit_thresholds(
                     field=name,
                     confidences=[p.confidence(name) for p, _ in valued],
                     correct=[is_correct(p, g, name) for p, g in valued],
-                    target_error=target_error,
+                    target_error=field_target,
                     min_support=min_support,
                     confidence=confidence,
                 )
             )
     return FittedThresholds(
         target_error=target_error,
+        budget=budget,
         confidence=confidence,
         min_support=min_support,
         documents=len(gold),

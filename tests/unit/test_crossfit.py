@@ -171,3 +171,18 @@ def test_crossfit_file_loads_as_a_routing_policy(tmp_path: Path) -> None:
     assert report["fold_models"] == ["m"] and len(report["halves"]) == 2
     assert "fitted on ALL 700 out-of-fold predictions" in report["protocol"]
     assert "approximated by the fold models" in report["protocol"]
+
+
+def test_document_budget_splits_the_target_over_a_kinds_mandatory_fields() -> None:
+    # 450 clean predictions certify 1 % per field (299 needed) but not 1 %/3 per field
+    # (0 errors in n bounds the error below 0.33 % at 95 % only from n = 898 on).
+    docs = [_doc(i) for i in range(490)]
+    preds = {d.document_id: _pred(0.99) if i < 450 else _pred(0.3, wrong=True) for i, d in enumerate(docs)}
+    per_field = cross_fit(predictions=preds, documents=docs, target_error=0.01, mandatory=MANDATORY)
+    per_doc = cross_fit(
+        predictions=preds, documents=docs, target_error=0.01, mandatory=MANDATORY, budget="document"
+    )
+    assert per_field.fitted.budget == "field" and per_doc.fitted.budget == "document"
+    assert next(f for f in per_field.fitted.fields if f.field == "total").threshold == 0.99
+    assert {f.threshold for f in per_doc.fitted.fields} == {NEVER_AUTO}
+    assert all("898 needed" in (f.fallback or "") for f in per_doc.fitted.fields)
