@@ -68,12 +68,16 @@ async def arate(n: int, fn: Callable[[], Awaitable[object]]) -> float:
     return round(n / (time.perf_counter() - start), 1)
 
 
-async def onnx_rates(artifact: Path, docs: list[Document], *, gpu: bool) -> dict[str, Any]:
-    async with OnnxTriageClassifier.load(artifact, prefer_gpu=gpu, max_wait_ms=2.0) as clf:
+async def onnx_rates(artifact: Path, docs: list[Document], *, gpu: bool, max_wait_ms: float) -> dict[str, Any]:
+    async with OnnxTriageClassifier.load(artifact, prefer_gpu=gpu, max_wait_ms=max_wait_ms) as clf:
         seq = docs[:128]
         return {
             "providers": clf.providers,
+            "max_wait_ms": max_wait_ms,
+            # through `classify` (the batcher), awaiting each before the next
             "one_at_a_time_docs_s": await arate(len(seq), lambda: _sequential(clf, seq)),
+            # `classify_many([doc])`: the sessions and features alone, like scikit-learn's row below
+            "direct_one_at_a_time_docs_s": rate(len(seq), lambda: [clf.classify_many([d]) for d in seq]),
             "micro_batched_concurrent_docs_s": await arate(len(docs), lambda: _concurrent(clf, docs)),
             "direct_batches_of_32_docs_s": rate(
                 len(docs), lambda: [clf.classify_many(docs[i : i + 32]) for i in range(0, len(docs), 32)]
@@ -104,6 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--n", type=int, default=512)
+    parser.add_argument("--max-wait-ms", type=float, default=0.0, help="the batcher's wait (serving default 0)")
     args = parser.parse_args()
     threadpool_limits(1, "openmp")  # 2 shared cores: OpenMP spinning would measure contention
     docs, sources = documents(args.shared)
@@ -116,9 +121,10 @@ def main() -> None:
         out["cv_metrics"] = meta["cv_metrics"]
         out["risk"] = meta["risk"]
         sample = (docs * (args.n // len(docs) + 1))[: args.n]
-        out["onnx_cpu"] = asyncio.run(onnx_rates(artifact, sample, gpu=False))
+        wait = args.max_wait_ms
+        out["onnx_cpu"] = asyncio.run(onnx_rates(artifact, sample, gpu=False, max_wait_ms=wait))
         if cuda_device_count() > 0:
-            out["onnx_cuda"] = asyncio.run(onnx_rates(artifact, sample, gpu=True))
+            out["onnx_cuda"] = asyncio.run(onnx_rates(artifact, sample, gpu=True, max_wait_ms=wait))
         out["sklearn_cpu"] = sklearn_rates(docs, sample)
         auto_csv = args.shared / "auto-claims" / "insurance_claims_train.csv"
         if auto_csv.is_file():
