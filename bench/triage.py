@@ -68,7 +68,9 @@ async def arate(n: int, fn: Callable[[], Awaitable[object]]) -> float:
     return round(n / (time.perf_counter() - start), 1)
 
 
-async def onnx_rates(artifact: Path, docs: list[Document], *, gpu: bool, max_wait_ms: float) -> dict[str, Any]:
+async def onnx_rates(
+    artifact: Path, docs: list[Document], *, gpu: bool, max_wait_ms: float
+) -> dict[str, Any]:
     async with OnnxTriageClassifier.load(artifact, prefer_gpu=gpu, max_wait_ms=max_wait_ms) as clf:
         seq = docs[:128]
         return {
@@ -108,7 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", type=Path, default=Path("/work/shared/data"))
     parser.add_argument("--n", type=int, default=512)
-    parser.add_argument("--max-wait-ms", type=float, default=0.0, help="the batcher's wait (serving default 0)")
+    parser.add_argument("--max-wait-ms", type=float, default=0.0, help="batcher wait (serving default: 0)")
     args = parser.parse_args()
     threadpool_limits(1, "openmp")  # 2 shared cores: OpenMP spinning would measure contention
     docs, sources = documents(args.shared)
