@@ -1,13 +1,25 @@
 """Build the LLM extractor from settings: the OpenAI-compatible adapter from infra,
-the extractor from agents, and which adapter failures are worth retrying."""
+the extractor from agents, which adapter failures are worth retrying, and the cache
+of answers (this process's LRU in front of the database table all workers share)."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from agents.extract.llm import LlmExtractor
-from agents.extract.llm_cache import ExtractionCache
+from agents.extract.llm_cache import ExtractionCache, LayeredCache, LruExtractionCache
 from infra.errors import LlmUnavailable
 from infra.llm import OpenAiChatClient
+from infra.llm_cache import SqlExtractionCache
 from infra.settings import LlmSettings
+
+
+def layered_cache(*, engine: AsyncEngine, max_entries: int = 10_000) -> ExtractionCache:
+    """Recent answers in memory; every answer in `llm_extractions` on `engine`, so a
+    replay after a restart or on another worker process is not paid for again."""
+    return LayeredCache(
+        front=LruExtractionCache(max_entries=max_entries), back=SqlExtractionCache(engine=engine)
+    )
 
 
 def build_llm_extractor(

@@ -19,7 +19,7 @@ from agents.routing import RoutingPolicy
 from agents.service import DocumentService
 from agents.triage.runtime import OnnxTriageClassifier
 from agents.triage.train import train_triage
-from autoclerk.llm_wiring import build_llm_extractor
+from autoclerk.llm_wiring import build_llm_extractor, layered_cache
 from autoclerk.models import current, train_and_promote, training_documents
 from autoclerk.wiring import Adapters, Database, build_service, open_database
 from infra.errors import RetryableInfraError
@@ -93,25 +93,26 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
         # data we may not ship, so it is used only where an operator trained it.
         claims_risk=current(settings.models.dir, "claims_risk"),
     )
-    # The LLM when one is configured; otherwise the trained local model (no network).
-    extractor: Extractor = (
-        build_llm_extractor(settings.llm)
-        if settings.llm.enabled
-        else LocalExtractor.load(models["extractor"])
-    )
-    adapters = Adapters(
-        triage=triage,
-        extractor=extractor,
-        rules=ZenRulesEvaluator.load(settings.rules_dir),
-        parse_pdf=_pdf,
-        routing=RoutingPolicy.load(
-            path=settings.models.dir / "routing" / "thresholds.json",
-            default_threshold=settings.routing.min_field_confidence,
-            max_risk=settings.routing.max_risk,
-        ),
-    )
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
     async with open_database(settings.db.url, schema=schema) as db:
+        # The LLM when one is configured, its answers cached in this database so no
+        # worker pays twice for the same content; otherwise the local model (no network).
+        extractor: Extractor = (
+            build_llm_extractor(settings.llm, cache=layered_cache(engine=db.engine))
+            if settings.llm.enabled
+            else LocalExtractor.load(models["extractor"])
+        )
+        adapters = Adapters(
+            triage=triage,
+            extractor=extractor,
+            rules=ZenRulesEvaluator.load(settings.rules_dir),
+            parse_pdf=_pdf,
+            routing=RoutingPolicy.load(
+                path=settings.models.dir / "routing" / "thresholds.json",
+                default_threshold=settings.routing.min_field_confidence,
+                max_risk=settings.routing.max_risk,
+            ),
+        )
         await triage.start()
         try:
             service = build_service(

@@ -139,6 +139,8 @@ class LlmExtractor:
         if not document.lines:
             return self._failed(document.kind, "llm_skipped: document has no text lines", {})
         key = self.cache_key(document)
+        # Not a model failure: a cache's own errors (its database down) propagate, for
+        # the stream edge to retry the message as the composition root classifies them.
         hit = await self._cache.get(key)
         if hit is not None:
             # this delivery cost nothing: the original call's tokens were counted once

@@ -2,9 +2,10 @@
 document is not paid for twice.
 
 `ExtractionCache` is the seam: `LruExtractionCache` keeps recent answers in this
-process; a persistent implementation (a database table) plugs in through
-`LayeredCache` behind it. Only successful extractions are stored: a failure may
-have been transient, and a replay should get a fresh chance.
+process; the durable one (`infra.llm_cache.SqlExtractionCache`, a table every
+worker shares) plugs in behind it through `LayeredCache`, wired by the composition
+root. Only successful extractions are stored: a failure may have been transient,
+and a replay should get a fresh chance.
 """
 
 from __future__ import annotations
@@ -63,5 +64,8 @@ class LayeredCache:
         return found
 
     async def put(self, key: str, extraction: Extraction) -> None:
-        await self._back.put(key, extraction)
+        # Front first: the answer is already paid for, so if the durable store fails
+        # (its error propagates; a database outage is retried) this process's retry of
+        # the same document still finds it.
         await self._front.put(key, extraction)
+        await self._back.put(key, extraction)

@@ -61,6 +61,19 @@ class DocumentRow(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class LlmExtractionRow(SQLModel, table=True):
+    """Successful LLM extractions by content hash (extractor version, kind, line texts),
+    so a replay, a restarted worker or another worker process does not pay the API
+    again for content already answered. The first answer stored for a key wins."""
+
+    __tablename__ = "llm_extractions"
+
+    key: str = Field(primary_key=True, description="the extractor's cache_key (a content hash)")
+    model_version: str = Field(index=True, description="the extractor version that answered")
+    result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False), description="Extraction JSON")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
 class TriageRow(SQLModel, table=True):
     __tablename__ = "triage_results"
 

@@ -9,9 +9,10 @@ import json
 import pytest
 
 from agents.extract.llm import ChatClient, LlmExtractor
+from agents.extract.llm_cache import LayeredCache, LruExtractionCache
 from agents.ports import Extractor
 from schemas.document import Document
-from schemas.fields import INVOICE_FIELDS
+from schemas.fields import INVOICE_FIELDS, Extraction
 from schemas.llm import Completion, TokenUsage
 from tests.fakes import FakeChatClient
 
@@ -194,3 +195,22 @@ def test_backoff_waits_at_least_what_the_server_asked_for() -> None:
     assert backoff(state) == 2.0
     state.set_exception((Transient, Transient(), None))
     assert 0 <= backoff(state) <= 0.002
+
+
+class BrokenStore:
+    """A durable cache whose database went down between the lookup and the store."""
+
+    async def get(self, key: str) -> Extraction | None:
+        return None
+
+    async def put(self, key: str, extraction: Extraction) -> None:
+        raise Transient("database unavailable")
+
+
+async def test_a_failing_durable_cache_raises_but_keeps_the_paid_answer_in_process() -> None:
+    client = FakeChatClient(GOOD)
+    front = LruExtractionCache()
+    llm = extractor(client, cache=LayeredCache(front=front, back=BrokenStore()))
+    with pytest.raises(Transient):  # for the stream edge to retry, as the runtime declares
+        await llm.extract(DOC)
+    assert len(client.calls) == 1 and len(front) == 1  # the retry in this process will not pay again
