@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from autoclerk.feedback_cli import feedback_app
+from autoclerk.models_cli import models_app
 from autoclerk.review_cli import review_app, users_app
 from autoclerk.routing_cli import routing_app
 from infra.settings import Settings
@@ -29,6 +30,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
 app.add_typer(routing_app, name="routing")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(models_app, name="models")
 console = Console()
 
 

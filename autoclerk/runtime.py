@@ -51,6 +51,19 @@ def _triage_usable(path: Path) -> bool:
     return OnnxTriageClassifier.load(path).failure is None
 
 
+def unusable_reason(name: str, path: Path) -> str | None:
+    """Why this code could not serve the artifact (None: it can), as the runtime checks."""
+    if name == "extractor":
+        try:
+            LocalExtractor.load(path)
+        except ModelArtifactError as exc:
+            return str(exc)
+        return None
+    if name == "triage":
+        return OnnxTriageClassifier.load(path).failure
+    return None if (path / "metadata.json").is_file() else f"{path} has no metadata.json"
+
+
 def ensure_models(settings: Settings, *, log: Callable[[str], None] = print) -> dict[str, Path]:
     """Train what is missing, or what this code can no longer load (a feature-version
     change), from the shipped data's training split."""
