@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -64,6 +64,15 @@ def _free(now: datetime) -> ColumnElement[bool]:
     return or_(col(T.assignee).is_(None), col(T.lease_expires_at).is_(None), col(T.lease_expires_at) < now)
 
 
+def _most_urgent_first(now: datetime) -> list[Any]:
+    """Tasks past their SLA first, the longest overdue leading: once a promise is broken,
+    age outranks priority (otherwise a steady stream of high-priority work would starve a
+    low-priority task forever). Then priority, then the nearest due time."""
+    overdue = col(T.due_at) <= now
+    return [case((overdue, 0), else_=1), case((overdue, col(T.due_at)), else_=None),
+            col(T.priority).desc(), col(T.due_at)]  # fmt: skip
+
+
 def _in_queue() -> ColumnElement[bool]:
     return and_(col(T.status) == "open", _unsubmitted())
 
@@ -84,7 +93,7 @@ async def list_tasks(s: AsyncSession, *, f: QueueFilter, now: datetime) -> list[
         q = q.where(_free(now))
     elif f.assignee:
         q = q.where(col(T.assignee) == f.assignee, col(T.lease_expires_at) >= now)
-    q = q.order_by(col(T.priority).desc(), col(T.due_at)).limit(f.limit).offset(f.offset)
+    q = q.order_by(*_most_urgent_first(now)).limit(f.limit).offset(f.offset)
     return [
         TaskSummary.model_validate(r, from_attributes=True).model_copy(update={"stage": stage_of(n)})
         for r, n in (await s.execute(q)).all()
@@ -124,7 +133,7 @@ async def next_task(
         pick = select(col(T.task_id), col(T.document_id)).where(
             _in_queue(), _free(now), eligible(reviewer=reviewer, lead=lead)
         )
-        pick = pick.order_by(col(T.priority).desc(), col(T.due_at))
+        pick = pick.order_by(*_most_urgent_first(now))
         if s.get_bind().dialect.name == "postgresql":
             row = (await s.execute(pick.limit(1).with_for_update(skip_locked=True, of=T))).first()
             candidates = [row] if row else []

@@ -274,3 +274,19 @@ async def test_task_page_form_submission_with_htmx(sqlite_url: str) -> None:
     [event] = payloads(pub)
     assert event["payload"]["outcome"] == "request_info" and event["payload"]["corrections"] == []
     assert json.loads(pub.sent[0][2])["payload"]["reason"] == "need receipt"
+
+
+async def test_a_task_past_its_sla_outranks_higher_priority_work(db: tuple[str, str | None]) -> None:
+    url, schema = db
+    now = datetime.now(UTC)
+    # created 30 h ago with a 24 h SLA: overdue by 6 h, at the lowest seeded priority (50)
+    [late] = seed_tasks(url, schema, n=1, now=now - timedelta(hours=30))
+    seed_tasks(url, schema, n=5, now=now)  # priorities 50..54, none due yet
+    async with review_app(url, schema) as (app, _), client(app) as c:
+        csrf = await login(c, "ana")
+        ordered = (await c.get("/api/tasks")).json()
+        assert ordered[0]["task_id"] == late
+        rest = [(-t["priority"], t["due_at"]) for t in ordered[1:]]
+        assert rest == sorted(rest)  # the others still by priority, then due time
+        taken = (await c.post("/api/tasks/next", headers={"X-CSRF-Token": csrf})).json()["task_id"]
+        assert taken == late
