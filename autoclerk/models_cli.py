@@ -48,7 +48,7 @@ def versions(models_dir: Path, name: str) -> list[dict[str, Any]]:
 
     folder, live = models_dir / name, current(models_dir, name)
     rows = []
-    for path in sorted(p for p in folder.glob("*") if (p / "metadata.json").is_file()):
+    for path in (p for p in folder.glob("*") if (p / "metadata.json").is_file()):
         meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
         created = meta.get("trained_at") or datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
         rows.append({"version": path.name, "current": path == live, "trained_at": created[:19],

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from agents.extract.errors import ModelArtifactError
 from agents.extract.local import LocalExtractor, train_local_extractor
-from autoclerk.models import current, labelled_documents, promote
-from feedback.datasets import load_labelled_jsonl, split_documents
+from autoclerk.models import all_documents, current, promote
+from feedback.datasets import split_documents
 from feedback.evaluation import EvalReport
-from feedback.export import merge_documents
 from feedback.promotion import DEFAULT_TOLERANCE, GateVerdict, gate, mandatory_reports
 from schemas.document import LabelledDocument
 
@@ -31,14 +30,6 @@ class Retrained:
     artifact: Path
     verdict: GateVerdict
     promoted: bool
-
-
-def all_documents(*, data_dir: Path, extra: Sequence[Path]) -> list[LabelledDocument]:
-    """Shipped labelled documents (both splits) with the extra files merged over them."""
-    docs = labelled_documents(data_dir)
-    for path in extra:
-        docs = merge_documents(docs, load_labelled_jsonl(path))
-    return docs
 
 
 def _report_line(name: str, reports: dict[str, EvalReport]) -> str:

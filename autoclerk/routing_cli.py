@@ -27,7 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.routing import MANDATORY
-from autoclerk.routing_cv import cv_documents, fit_routing_cv, labelled_documents
+from autoclerk.models import all_documents, labelled_documents
+from autoclerk.routing_cv import fit_routing_cv
 from feedback.routing_fit import (
     NEVER_AUTO,
     fit_thresholds,
@@ -221,7 +222,7 @@ def fit_cmd(
     started = time.perf_counter()
     try:
         if cv:
-            docs = cv_documents(data_dir=s.data_dir, extra=data or [], shipped=shipped, log=console.print)
+            docs = all_documents(data_dir=s.data_dir, extra=data or [], shipped=shipped, log=console.print)
             result = fit_routing_cv(
                 documents=docs,
                 folds=cv,

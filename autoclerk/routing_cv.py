@@ -15,30 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agents.routing import MANDATORY
-from autoclerk.models import labelled_documents
 from feedback.routing_fit import Budget
 from schemas.document import Document, LabelledDocument
 from schemas.fields import Extraction
 
 if TYPE_CHECKING:
     from agents.extract.local import LocalExtractor
-
-
-def cv_documents(
-    *, data_dir: Path, extra: Sequence[Path], shipped: bool, log: Any = print
-) -> list[LabelledDocument]:
-    """Shipped labelled documents (unless `shipped` is off) then each `extra` JSONL; a
-    later record with an id already seen replaces it (a reviewer's correction wins)."""
-    from feedback.datasets import load_labelled_jsonl
-
-    by_id = {d.document_id: d for d in labelled_documents(data_dir)} if shipped else {}
-    for path in extra:
-        added = load_labelled_jsonl(path)
-        replaced = sum(d.document_id in by_id for d in added)
-        by_id.update((d.document_id, d) for d in added)
-        note = f", {replaced} replacing documents with the same id" if replaced else ""
-        log(f"{path}: {len(added)} labelled documents{note}")
-    return list(by_id.values())
 
 
 class _OnThisThread:
@@ -101,7 +83,8 @@ def oof_predictions(
     when the documents, folds and extractor code are unchanged (refitting at another
     target then takes seconds, not K trainings)."""
     from agents.extract.local import LocalExtractor, train_local_extractor
-    from feedback.crossfit import group_key, out_of_fold_predictions
+    from feedback.crossfit import group_key
+    from feedback.evaluation import out_of_fold_predictions
 
     key = predictions_key(documents=documents, folds=folds, seed=seed, grouping=grouping)
     cached = cache_dir / f"oof-{key}.jsonl" if cache_dir else None

@@ -38,19 +38,6 @@ RETRYABLE: tuple[type[BaseException], ...] = (
 )
 
 
-def _extractor_usable(path: Path) -> bool:
-    try:
-        LocalExtractor.load(path)
-    except ModelArtifactError:
-        return False
-    return True
-
-
-def _triage_usable(path: Path) -> bool:
-    # load() never raises: an unusable artifact comes back with `failure` set
-    return OnnxTriageClassifier.load(path).failure is None
-
-
 def unusable_reason(name: str, path: Path) -> str | None:
     """Why this code could not serve the artifact (None: it can), as the runtime checks."""
     if name == "extractor":
@@ -59,7 +46,7 @@ def unusable_reason(name: str, path: Path) -> str | None:
         except ModelArtifactError as exc:
             return str(exc)
         return None
-    if name == "triage":
+    if name == "triage":  # load() never raises: an unusable artifact carries `failure`
         return OnnxTriageClassifier.load(path).failure
     return None if (path / "metadata.json").is_file() else f"{path} has no metadata.json"
 
@@ -69,10 +56,9 @@ def ensure_models(settings: Settings, *, log: Callable[[str], None] = print) -> 
     change), from the shipped data's training split."""
     found: dict[str, Path] = {}
     docs = None
-    checks: dict[str, Callable[[Path], bool]] = {"extractor": _extractor_usable, "triage": _triage_usable}
     for name, trainer in (("extractor", train_local_extractor), ("triage", train_triage)):
         path = current(settings.models.dir, name)
-        if path is None or not checks[name](path):
+        if path is None or unusable_reason(name, path) is not None:
             docs = docs if docs is not None else training_documents(settings.data_dir)
             log(f"training {name} on {len(docs)} labelled documents …")
             path = train_and_promote(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agents.routing import MANDATORY
-from autoclerk.retrain import all_documents
+from autoclerk.models import all_documents
 from autoclerk.routing_cv import oof_predictions
 from feedback.datasets import split_documents
 from feedback.exceptions import LABEL, label_exceptions

@@ -3,7 +3,7 @@ by thresholds that never saw it.
 
 Two levels, each held out:
 
-1. Predictions. `out_of_fold_predictions` deals the documents into K folds (whole
+1. Predictions. `feedback.evaluation.out_of_fold_predictions` deals the documents into K folds (whole
    groups of identical documents together, see `feedback.evaluation.kfold`), trains
    one extractor per fold on the other K-1 folds and predicts the held-out fold: one
    out-of-fold prediction per document, from a model that did not train on it.
@@ -25,13 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 from pydantic import BaseModel
 
 from agents.extract.normalize import comparison_key
 from feedback.errors import EvaluationError
-from feedback.evaluation import Trainer, kfold, predict, same_content
+from feedback.evaluation import same_content
 from feedback.routing_fit import (
     Budget,
     FittedThresholds,
@@ -63,25 +62,6 @@ def group_key(grouping: str) -> Callable[[LabelledDocument], str]:
 
         return vendor
     raise EvaluationError(f"unknown fold grouping {grouping!r}; one of {', '.join(GROUPINGS)}")
-
-
-async def out_of_fold_predictions(
-    *,
-    documents: Sequence[LabelledDocument],
-    train: Trainer,
-    folds: int,
-    seed: int = 0,
-    group: Callable[[LabelledDocument], str] = same_content,
-    log: Callable[[str], Any] = print,
-) -> dict[str, Extraction]:
-    """Each document's prediction by the model trained on the other folds, by id."""
-    out: dict[str, Extraction] = {}
-    for k, (rest, held) in enumerate(kfold(documents, folds=folds, seed=seed, group=group), start=1):
-        log(f"fold {k}/{folds}: training on {len(rest)} documents, predicting {len(held)} …")
-        out.update(await predict(extractor=train(rest), documents=held))
-    if len(out) != len(documents):
-        raise EvaluationError(f"{len(out)} out-of-fold predictions for {len(documents)} documents")
-    return out
 
 
 class HalfFit(BaseModel):

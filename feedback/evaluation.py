@@ -13,6 +13,7 @@ import hashlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel
@@ -264,6 +265,25 @@ def kfold(
     return out
 
 
+async def out_of_fold_predictions(
+    *,
+    documents: Sequence[LabelledDocument],
+    train: Trainer,
+    folds: int,
+    seed: int = 0,
+    group: Callable[[LabelledDocument], str] = same_content,
+    log: Callable[[str], Any] = print,
+) -> dict[str, Extraction]:
+    """Each document's prediction by the model trained on the other folds, by id."""
+    out: dict[str, Extraction] = {}
+    for k, (rest, held) in enumerate(kfold(documents, folds=folds, seed=seed, group=group), start=1):
+        log(f"fold {k}/{folds}: training on {len(rest)} documents, predicting {len(held)} …")
+        out.update(await predict(extractor=train(rest), documents=held))
+    if len(out) != len(documents):
+        raise EvaluationError(f"{len(out)} out-of-fold predictions for {len(documents)} documents")
+    return out
+
+
 async def cross_validate(
     *,
     documents: Sequence[LabelledDocument],
@@ -277,11 +297,13 @@ async def cross_validate(
     """K-fold: each document is predicted by the model trained without its fold; the
     pooled predictions are scored once. Folds group identical documents, not vendors."""
     docs = [d for d in documents if d.kind == kind]
-    preds: dict[str, Extraction] = {}
-    for rest, held in kfold(docs, folds=folds, seed=seed):
-        preds.update(await predict(extractor=train(rest), documents=held))
+    preds = await out_of_fold_predictions(documents=docs, train=train, folds=folds, seed=seed, log=_quiet)
     report = evaluate(predictions=preds, gold=docs, kind=kind, target_error=target_error, fields=fields)
     return report.model_copy(update={"protocol": f"{folds}-fold cross-validation, seed {seed}"})
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 def write_report(report: EvalReport, path: Path) -> None:

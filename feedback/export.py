@@ -25,9 +25,10 @@ from typing import Literal, Protocol
 from pydantic import BaseModel
 
 from agents.extract.normalize import comparison_key, normalize
-from feedback.datasets import declared_split
+from feedback.datasets import declared_split, write_labelled_jsonl
 from feedback.errors import ExportError
 from feedback.exceptions import LABEL, SOURCE
+from feedback.finetune import fine_tuning_set, write_jsonl
 from schemas.document import LabelledDocument, Provenance
 from schemas.events import FieldCorrection
 from schemas.feedback import ReviewedDocument
@@ -126,9 +127,6 @@ async def export_reviews(
     """Write every review completed since `since` (atomically: a reader never sees half
     a file) as our labelled JSONL, or as OpenAI chat fine-tuning examples for the LLM
     extractor (`fmt="openai"`); returns what was written."""
-    from feedback.datasets import write_labelled_jsonl
-    from feedback.finetune import fine_tuning_set, write_jsonl
-
     documents = [labelled_from_review(reviewed=r) async for r in source.reviewed(since=since)]
     tmp = out.with_name(out.name + ".tmp")
     skipped: list[tuple[str, str]] = []

@@ -15,12 +15,11 @@ from feedback.crossfit import (
     cross_fit,
     crossfit_file,
     group_key,
-    out_of_fold_predictions,
     pool_reports,
     protocol_text,
 )
 from feedback.errors import EvaluationError
-from feedback.evaluation import kfold
+from feedback.evaluation import kfold, out_of_fold_predictions
 from feedback.routing_fit import NEVER_AUTO, HeldoutReport, KindReport, error_upper_bound, split_in_two
 from schemas.document import LabelledDocument, Line
 from schemas.fields import ExtractedField, Extraction

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoclerk.retrain import all_documents
+from autoclerk.models import all_documents
 from autoclerk.routing_cv import _save, predictions_key
 from autoclerk.triage_train import triage_documents
 from feedback.datasets import SHIPPED_SROIE, declared_split, write_labelled_jsonl
