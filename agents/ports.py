@@ -84,7 +84,7 @@ class TaskView:
 class DocumentStore(Protocol):
     """Persistence the service layer needs; every write is idempotent by a unique key."""
 
-    async def seen_offset(self, *, meta: MessageMeta) -> bool: ...
+    async def seen_offset(self, *, meta: MessageMeta, raw: bytes) -> bool: ...
 
     async def dead_letter(
         self,

@@ -183,7 +183,7 @@ class DocumentService:
             max_bytes=self._cfg.max_event_bytes,
         )
         review = env.payload
-        if await self._store.seen_offset(meta=meta):
+        if await self._store.seen_offset(meta=meta, raw=raw):
             return await self._store.pending(document_id=review.document_id)
         task = await self._store.task(task_id=review.task_id)
         if task is None:

@@ -9,6 +9,7 @@ there, so a redelivery re-announces instead of redoing.
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,11 +33,13 @@ from infra.db.tables import (
     utcnow,
 )
 from infra.store_rows import add_results, decision_row, ledger_row, outbox_row, payload_hash, to_outgoing
-from schemas.document import Document
+from schemas.document import Document, content_hash
 from schemas.events import DocumentDecided, DocumentReceived, Envelope, ReviewCompleted, ReviewRequested
 from schemas.fields import Extraction
 from schemas.messages import MessageMeta, Outgoing
 from schemas.verdicts import ReferenceFacts
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,17 +54,33 @@ class SqlStore:
     def __init__(self, *, engine: AsyncEngine) -> None:
         self._session = async_sessionmaker(engine, expire_on_commit=False)
 
-    async def seen_offset(self, *, meta: MessageMeta) -> bool:
+    async def seen_offset(self, *, meta: MessageMeta, raw: bytes) -> bool:
+        """Whether exactly these bytes were consumed at this position before."""
         async with self._session() as s:
-            return await self._ledger_row(s, meta) is not None
+            return await self._ledger_row(s, meta, raw) is not None
 
-    async def _ledger_row(self, s: AsyncSession, meta: MessageMeta) -> IngestLedger | None:
+    async def _ledger_row(self, s: AsyncSession, meta: MessageMeta, raw: bytes) -> IngestLedger | None:
+        # The bytes are part of the identity: after a broker reset or a recreated topic
+        # a different message arrives at a known offset, and it is new, not a redelivery.
         q = select(IngestLedger).where(
+            col(IngestLedger.epoch) == meta.epoch,
             col(IngestLedger.topic) == meta.topic,
             col(IngestLedger.partition) == meta.partition,
             col(IngestLedger.offset) == meta.offset,
         )
-        return (await s.execute(q)).scalars().first()
+        rows = list((await s.execute(q)).scalars())
+        digest = content_hash(raw)
+        same = next((r for r in rows if r.content_hash == digest), None)
+        if same is None and rows:
+            log.warning(
+                "%s[%s]@%s (epoch %r) held other bytes before: the broker was reset or the topic "
+                "recreated; handling this message as new",
+                meta.topic,
+                meta.partition,
+                meta.offset,
+                meta.epoch,
+            )
+        return same
 
     async def _pending(
         self, s: AsyncSession, *, document_id: str | None = None, key: str | None = None
@@ -80,12 +99,15 @@ class SqlStore:
     async def dead_letter(
         self, *, meta: MessageMeta, raw: bytes, reason: str, error_type: str, message: Outgoing
     ) -> list[Outgoing]:
-        key = f"dlq:{meta.topic}:{meta.partition}:{meta.offset}"
+        digest = content_hash(raw)
+        key = f"dlq:{meta.epoch}:{meta.topic}:{meta.partition}:{meta.offset}:{digest}"
         async with self._session() as s:
             try:
                 async with s.begin():
                     s.add(
                         DeadLetterRow(
+                            epoch=meta.epoch,
+                            content_hash=digest,
                             topic=meta.topic,
                             partition=meta.partition,
                             offset=meta.offset,
@@ -94,7 +116,7 @@ class SqlStore:
                             original=raw,
                         )
                     )
-                    existing = await self._ledger_row(s, meta)
+                    existing = await self._ledger_row(s, meta, raw)
                     if existing is None:
                         s.add(ledger_row(meta, raw, status="deadletter", detail=reason))
                     else:  # accepted earlier, then failed in the workflow
@@ -119,7 +141,7 @@ class SqlStore:
     ) -> Admission:
         doc_id, digest = document.document_id, payload_hash(env.payload)
         async with self._session() as s, s.begin():
-            if await self._ledger_row(s, meta) is not None:
+            if await self._ledger_row(s, meta, raw) is not None:
                 return await self._finished_or_resume(s, doc_id)
             by_id = await s.get(DocumentRow, doc_id)
             q = select(DocumentRow).where(col(DocumentRow.event_id) == env.event_id)

@@ -29,6 +29,7 @@ def to_outgoing(row: OutboxRow) -> Outgoing:
 
 def ledger_row(meta: MessageMeta, raw: bytes, **kw: Any) -> IngestLedger:
     return IngestLedger(
+        epoch=meta.epoch,
         topic=meta.topic,
         partition=meta.partition,
         offset=meta.offset,

@@ -14,6 +14,8 @@ class MessageMeta:
     offset: int
     timestamp_ms: int | None = None
     key: bytes | None = None
+    epoch: str = ""
+    """The broker incarnation the offset belongs to; offsets restart after a reset."""
 
 
 @dataclass(frozen=True)

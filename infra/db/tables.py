@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -23,14 +23,20 @@ class IngestLedger(SQLModel, table=True):
     because tansu's offsets_for_times cannot be trusted."""
 
     __tablename__ = "ingest_ledger"
-    __table_args__ = (UniqueConstraint("topic", "partition", "offset"),)
+    # A message is its bytes at a position of one broker incarnation: after a broker
+    # reset, offsets start again at 0, and a new message at a known offset must be
+    # seen as new, never acknowledged as a redelivery.
+    __table_args__ = (
+        UniqueConstraint("epoch", "topic", "partition", "offset", "content_hash", name="uq_ingest_ledger_message"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    epoch: str = Field(default="", description="broker incarnation (infra.kafka epoch marker)")
     topic: str = Field(index=True)
     partition: int
-    offset: int
-    timestamp_ms: int | None = None
-    content_hash: str = Field(index=True)
+    offset: int = Field(sa_column=Column(BigInteger, nullable=False))
+    timestamp_ms: int | None = Field(default=None, sa_column=Column(BigInteger), description="broker time, ms")
+    content_hash: str = Field(index=True, description="SHA-256 of the message bytes")
     event_id: str | None = Field(default=None, index=True)
     document_id: str | None = Field(default=None, index=True)
     status: str = Field(description="accepted | duplicate | deadletter")
@@ -175,12 +181,16 @@ class OutboxRow(SQLModel, table=True):
 
 class DeadLetterRow(SQLModel, table=True):
     __tablename__ = "dead_letters"
-    __table_args__ = (UniqueConstraint("topic", "partition", "offset"),)
+    __table_args__ = (
+        UniqueConstraint("epoch", "topic", "partition", "offset", "content_hash", name="uq_dead_letters_message"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
+    epoch: str = ""
     topic: str
     partition: int
-    offset: int
+    offset: int = Field(sa_column=Column(BigInteger, nullable=False))
+    content_hash: str = Field(default="", description="SHA-256 of the original bytes")
     reason: str
     error_type: str = Field(index=True)
     original: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
