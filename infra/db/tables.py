@@ -27,7 +27,9 @@ class IngestLedger(SQLModel, table=True):
     # reset, offsets start again at 0, and a new message at a known offset must be
     # seen as new, never acknowledged as a redelivery.
     __table_args__ = (
-        UniqueConstraint("epoch", "topic", "partition", "offset", "content_hash", name="uq_ingest_ledger_message"),
+        UniqueConstraint(
+            "epoch", "topic", "partition", "offset", "content_hash", name="uq_ingest_ledger_message"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -35,7 +37,9 @@ class IngestLedger(SQLModel, table=True):
     topic: str = Field(index=True)
     partition: int
     offset: int = Field(sa_column=Column(BigInteger, nullable=False))
-    timestamp_ms: int | None = Field(default=None, sa_column=Column(BigInteger), description="broker time, ms")
+    timestamp_ms: int | None = Field(
+        default=None, sa_column=Column(BigInteger), description="broker time, ms"
+    )
     content_hash: str = Field(index=True, description="SHA-256 of the message bytes")
     event_id: str | None = Field(default=None, index=True)
     document_id: str | None = Field(default=None, index=True)
@@ -182,7 +186,9 @@ class OutboxRow(SQLModel, table=True):
 class DeadLetterRow(SQLModel, table=True):
     __tablename__ = "dead_letters"
     __table_args__ = (
-        UniqueConstraint("epoch", "topic", "partition", "offset", "content_hash", name="uq_dead_letters_message"),
+        UniqueConstraint(
+            "epoch", "topic", "partition", "offset", "content_hash", name="uq_dead_letters_message"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
