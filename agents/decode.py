@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,6 +42,9 @@ def decode_envelope(raw: bytes, *, payload: type[P], event_type: str, max_bytes:
         data: Any = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UndecodableEvent(f"not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise UndecodableEvent("JSON nested too deeply") from exc
+    _check_text(raw, data)
     if not isinstance(data, dict):
         raise UndecodableEvent(f"expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version", 1)
@@ -53,6 +57,34 @@ def decode_envelope(raw: bytes, *, payload: type[P], event_type: str, max_bytes:
         return Envelope[payload].model_validate(data)  # type: ignore[valid-type]
     except ValidationError as exc:
         raise UndecodableEvent(f"invalid {event_type} event: {_summary(exc)}") from exc
+
+
+# JSON can spell what Unicode text cannot hold: an unpaired surrogate (\ud800) or
+# NUL (\u0000). Both break storage later (UTF-8 encoding, PostgreSQL text), so
+# they are refused here with the reason. Only escapes can produce them, so the
+# bytes are searched first and the full walk runs only when one appears.
+_SUSPECT = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
+
+
+def _check_text(raw: bytes, data: Any) -> None:
+    if _SUSPECT.search(raw) is None:
+        return
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                raise UndecodableEvent("text contains NUL (U+0000) characters")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                where = f"unpaired surrogate at {exc.start}"
+                raise UndecodableEvent(f"text is not valid Unicode: {where}") from exc
 
 
 def parse_document(received: DocumentReceived, *, parse_pdf: PdfParser) -> Document:

@@ -239,14 +239,21 @@ class DocumentService:
         return msgs
 
     async def _dead_letter(self, *, raw: bytes, meta: MessageMeta, exc: Exception) -> list[Outgoing]:
-        reason = str(exc)
+        return await self.dead_letter(raw=raw, meta=meta, reason=str(exc), error_type=type(exc).__name__)
+
+    async def dead_letter(
+        self, *, raw: bytes, meta: MessageMeta, reason: str, error_type: str
+    ) -> list[Outgoing]:
+        """Record `raw` as a dead letter (database + outbox) and return the message."""
+        # A reason can quote input: keep it storable (no NUL, no lone surrogates).
+        reason = reason.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:2000]
         env = Envelope[DeadLetter](
             type="document.deadletter",
             source=self._cfg.source,
             payload=DeadLetter(
                 original_base64=base64.b64encode(raw).decode(),
                 reason=reason,
-                error_type=type(exc).__name__,
+                error_type=error_type,
                 topic=meta.topic,
                 partition=meta.partition,
                 offset=meta.offset,
@@ -261,6 +268,6 @@ class DocumentService:
             meta=meta,
             raw=raw,
             reason=reason,
-            error_type=type(exc).__name__,
+            error_type=error_type,
             message=msg,
         )

@@ -19,6 +19,7 @@ from infra.settings import Settings
 from schemas.messages import MessageMeta, Outgoing, Topics
 from streams.app import build_app
 from streams.errors import RetryableError
+from streams.handler import RetryPolicy
 from streams.worker import run_worker
 
 
@@ -56,6 +57,12 @@ class RuntimeProcessor:
 
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
         await (await self._rt()).service.mark_emitted(outbox_ids=outbox_ids)
+
+    async def dead_letter(
+        self, *, raw: bytes, meta: MessageMeta, reason: str, error_type: str
+    ) -> list[Outgoing]:
+        service = (await self._rt()).service
+        return await service.dead_letter(raw=raw, meta=meta, reason=reason, error_type=error_type)
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -98,6 +105,8 @@ def run_worker_process(settings: Settings) -> int:
         processor=processor,
         concurrency=settings.kafka.concurrency,
         retryable=(RetryableError, *RETRYABLE),
+        retry=RetryPolicy(give_up_after_s=settings.kafka.retry_for_s),
+        web_port=settings.kafka.health_port,
     )
     return run_worker(app=app, loglevel="info", services=[_Closer(processor)])
 

@@ -14,7 +14,7 @@ import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 from psycopg.rows import dict_row
 from sqlalchemy.engine import make_url
 
@@ -36,10 +36,22 @@ async def open_checkpointer(
     if u.drivername.startswith("postgresql"):
         conninfo = u.set(drivername="postgresql").render_as_string(hide_password=False)
         options = f"-csearch_path={schema}" if schema else None
-        async with await AsyncConnection.connect(
-            conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row, options=options
-        ) as conn:
-            pg = AsyncPostgresSaver(conn=conn)  # type: ignore[arg-type]
+        kwargs: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row}
+        if options:
+            kwargs["options"] = options
+        # A pool that checks connections before lending them, not one connection: after
+        # a PostgreSQL restart a single connection stays broken for good, and every
+        # document would wait on it until the worker gave up.
+        async with AsyncConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=4,
+            kwargs=kwargs,
+            check=AsyncConnectionPool.check_connection,
+            reconnect_timeout=3600,
+            open=False,
+        ) as pool:
+            pg = AsyncPostgresSaver(conn=pool)  # type: ignore[arg-type]
             await pg.setup()
             yield pg
         return

@@ -21,6 +21,15 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(default=4, ge=1, le=256)
     max_event_bytes: int = Field(default=5_000_000, ge=1024, description="larger → dead letter")
     concurrency: int = Field(default=16, ge=1, le=1024, description="documents in flight")
+    retry_for_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="how long a message waits out a transient failure (database, broker) "
+        "with its partition paused before the worker gives up and exits for a restart",
+    )
+    health_port: int | None = Field(
+        default=None, ge=1, le=65535, description="worker GET /healthz on 127.0.0.1; None: no web server"
+    )
 
 
 class DbSettings(BaseModel):

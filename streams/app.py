@@ -14,28 +14,35 @@ Settings chosen for the embedded tansu broker (they work on Apache Kafka too):
 At least once: agents iterate a `noack()` stream and acknowledge an event only
 after the processor returned and the broker acknowledged every publish, in offset
 order per partition (`streams.window.AckWindow`), so faust commits an offset only
-past fully handled messages. When retries run out the app crashes (the worker
-exits 1) with that message unacknowledged, and it is delivered again.
+past fully handled messages. A transient failure (database or broker down) is
+retried with backoff for `RetryPolicy.give_up_after_s` (minutes by default) while
+its partition is paused and `/healthz` answers 503 "degraded"; only when that runs
+out does the app crash (the worker exits 1) with the message unacknowledged, so it
+is delivered again and `autoclerk run` restarts the worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
 import faust
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 from mode import CrashingSupervisor
 
 from schemas.messages import MessageMeta, Outgoing, Topics
 from streams.errors import DeliveryError, RetryableError
 from streams.handler import DEFAULT_RETRY, MessageHandler, RetryPolicy, Stage
+from streams.health import EdgeHealth
 from streams.ports import Processor
 from streams.window import AckWindow
 
 __all__ = ["build_app", "tansu_friendly_settings"]
+
+log = logging.getLogger(__name__)
 
 
 def tansu_friendly_settings(*, session_timeout_s: float = 6.0, web_port: int | None = None) -> dict[str, Any]:
@@ -77,11 +84,15 @@ def build_app(
     retry: RetryPolicy = DEFAULT_RETRY,
     session_timeout_s: float = 6.0,
     web_port: int | None = None,
+    health: EdgeHealth | None = None,
+    epoch: str = "",
     **overrides: Any,
 ) -> faust.App:
     """A faust app whose agents consume `topics.received` and `topics.review_completed`.
 
     `app_id` is also the consumer group. `overrides` are passed to `faust.App` last.
+    With `web_port`, `GET /healthz` on 127.0.0.1 reports `health` (200 ok, 503 degraded).
+    `epoch` is stamped on every consumed message's `MessageMeta` (the broker incarnation).
     """
     app = faust.App(
         app_id,
@@ -91,13 +102,18 @@ def build_app(
             **overrides,
         },
     )
+    health = health or EdgeHealth()
+    health.on_stall, health.on_recover = _pauser(app, pause=True), _pauser(app, pause=False)
     handler = MessageHandler(
         processor=processor,
         publish=_publisher(app),
         deadletter_topic=topics.deadletter,
         retryable=retryable,
         retry=retry,
+        health=health,
     )
+    if web_port is not None:
+        _health_page(app, health)
     stages: tuple[tuple[Stage, str], ...] = (
         ("received", topics.received),
         ("review_completed", topics.review_completed),
@@ -111,11 +127,38 @@ def build_app(
             name=f"{app_id}.{stage}",
             concurrency=1,
             supervisor_strategy=CrashingSupervisor,
-        )(_agent_fn(app, handler, stage, concurrency))
+        )(_agent_fn(app, handler, stage, concurrency, epoch))
     return app
 
 
-def _agent_fn(app: faust.App, handler: MessageHandler, stage: Stage, concurrency: int) -> Any:
+def _pauser(app: faust.App, *, pause: bool) -> Any:
+    # No new messages from a partition whose message waits out an outage: they would
+    # only fail the same way, and in-order acknowledgement cannot pass it anyway.
+    def hook(topic: str, partition: int) -> None:
+        tps = {TP(topic, partition)}
+        try:
+            consumer = app.consumer
+        except Exception:  # not started: nothing to pause
+            return
+        if pause:
+            consumer.pause_partitions(tps)
+            log.warning("paused %s[%s] while a transient failure lasts", topic, partition)
+        else:
+            consumer.resume_partitions(tps)
+            log.warning("resumed %s[%s]", topic, partition)
+
+    return hook
+
+
+def _health_page(app: faust.App, health: EdgeHealth) -> None:
+    async def healthz(self: Any, request: Any) -> Any:
+        snap = health.snapshot()
+        return self.json(snap, status=200 if snap["status"] == "ok" else 503)
+
+    app.page("/healthz")(healthz)
+
+
+def _agent_fn(app: faust.App, handler: MessageHandler, stage: Stage, concurrency: int, epoch: str) -> Any:
     async def crash(error: BaseException) -> None:
         await app.crash(error)
 
@@ -126,7 +169,7 @@ def _agent_fn(app: faust.App, handler: MessageHandler, stage: Stage, concurrency
             async for event in manual.events():
                 if window.failure is not None:
                     raise window.failure
-                work = partial(handler.handle, stage=stage, raw=_raw(event), meta=_meta(event))
+                work = partial(handler.handle, stage=stage, raw=_raw(event), meta=_meta(event, epoch))
                 await window.submit(event, work)
             await window.drain()
         finally:
@@ -141,7 +184,7 @@ def _raw(event: EventT) -> bytes:
     return value if isinstance(value, bytes) else bytes(value or b"")
 
 
-def _meta(event: EventT) -> MessageMeta:
+def _meta(event: EventT, epoch: str) -> MessageMeta:
     message = event.message
     timestamp = message.timestamp
     return MessageMeta(
@@ -150,6 +193,7 @@ def _meta(event: EventT) -> MessageMeta:
         offset=message.offset,
         timestamp_ms=int(timestamp * 1000) if timestamp else None,
         key=message.key if isinstance(message.key, bytes) else None,
+        epoch=epoch,
     )
 
 

@@ -5,9 +5,15 @@ tested with plain fakes and reused by replay. The policy, per message:
 
 - the processor returns outgoing messages          -> publish them, then mark them emitted
 - the processor raises a retryable error            -> retry with exponential backoff
-- the processor raises anything else                -> publish a dead letter instead
+- the processor raises anything else                -> record a dead letter (database
+  and topic) through the processor, so every dead letter is in `dead_letters`
 - retries run out (processing or publishing)        -> RetriesExhaustedError: the caller
   stops without acknowledging, so the broker delivers the message again
+
+Retries are bounded by time, not by count: a database restart or a broker failover
+takes tens of seconds, and a worker that gives up after three seconds turns every
+short outage into a crash loop. While a message waits, `EdgeHealth` reports it and
+the app pauses its partition.
 """
 
 from __future__ import annotations
@@ -16,13 +22,24 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, TypeVar
 
-from tenacity import AsyncRetrying, RetryError, retry_if_exception_type, stop_after_attempt, wait_exponential
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    stop_any,
+    wait_exponential_jitter,
+)
+from tenacity.stop import stop_base
 
 from schemas.messages import MessageMeta, Outgoing
 from streams.deadletter import dead_letter
 from streams.errors import RetriesExhaustedError, RetryableError
+from streams.health import EdgeHealth
 from streams.ports import Processor
 
 log = logging.getLogger(__name__)
@@ -37,11 +54,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded exponential backoff: `attempts` tries, waits from `initial_s` up to `max_s`."""
+    """Exponential backoff with jitter, from `initial_s` up to `max_s` between tries,
+    for at most `give_up_after_s` in all (and `attempts` tries, when set)."""
 
-    attempts: int = 5
+    give_up_after_s: float = 300.0
     initial_s: float = 0.2
-    max_s: float = 5.0
+    max_s: float = 10.0
+    attempts: int | None = None
 
 
 DEFAULT_RETRY = RetryPolicy()
@@ -58,12 +77,14 @@ class MessageHandler:
         deadletter_topic: str,
         retryable: tuple[type[BaseException], ...] = (RetryableError,),
         retry: RetryPolicy = DEFAULT_RETRY,
+        health: EdgeHealth | None = None,
     ) -> None:
         self._processor = processor
         self._publish = publish
         self._deadletter_topic = deadletter_topic
         self._retryable: tuple[type[BaseException], ...] = (RetryableError, *retryable)
         self._retry = retry
+        self.health = health or EdgeHealth()
 
     async def handle(self, *, stage: Stage, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         """Process, publish and mark emitted; returns what was published."""
@@ -83,12 +104,31 @@ class MessageHandler:
             raise
         except Exception as exc:
             log.exception("processor failed on %s[%s]@%s", meta.topic, meta.partition, meta.offset)
+            reason, error_type = f"processing failed: {exc}", type(exc).__qualname__
+        self.health.dead_lettered += 1
+        record = partial(
+            self._processor.dead_letter, raw=raw, meta=meta, reason=reason, error_type=error_type
+        )
+        try:
+            return await self._retrying(record, meta=meta)
+        except RetriesExhaustedError:
+            raise
+        except Exception:
+            # The store refused the record itself: still never drop the message. The
+            # topic keeps the original bytes and the log says the database missed it.
+            log.critical(
+                "dead letter for %s[%s]@%s could not be recorded in the database; published only",
+                meta.topic,
+                meta.partition,
+                meta.offset,
+                exc_info=True,
+            )
             return [
                 dead_letter(
                     raw=raw,
                     meta=meta,
-                    reason=f"processing failed: {exc}",
-                    error_type=type(exc).__qualname__,
+                    reason=reason,
+                    error_type=error_type,
                     deadletter_topic=self._deadletter_topic,
                 )
             ]
@@ -110,32 +150,52 @@ class MessageHandler:
             first: BaseException = exc
         policy = self._retry
         self._log_retry(meta, 1, first)
-        if policy.attempts <= 1:
-            raise self._exhausted(meta) from first
-        await asyncio.sleep(min(policy.initial_s, policy.max_s))
+        if policy.attempts is not None and policy.attempts <= 1:
+            self.health.settled(meta, gave_up=True)
+            raise self._exhausted(meta, 1) from first
+        stop: stop_base = stop_after_delay(policy.give_up_after_s)
+        if policy.attempts is not None:
+            stop = stop_any(stop, stop_after_attempt(policy.attempts - 1))
         retrying = AsyncRetrying(
-            stop=stop_after_attempt(policy.attempts - 1),
-            wait=wait_exponential(multiplier=policy.initial_s * 2, max=policy.max_s),
+            stop=stop,
+            wait=wait_exponential_jitter(
+                multiplier=policy.initial_s, max=policy.max_s, jitter=policy.initial_s
+            ),
             retry=retry_if_exception_type(self._retryable),
             before_sleep=lambda state: self._log_retry(
                 meta, state.attempt_number + 1, state.outcome.exception() if state.outcome else None
             ),
+            sleep=asyncio.sleep,
         )
+        await asyncio.sleep(min(policy.initial_s, policy.max_s))
         try:
             async for attempt in retrying:
                 with attempt:
                     result = await call()
         except RetryError as exc:
-            raise self._exhausted(meta) from exc.last_attempt.exception()
+            self.health.settled(meta, gave_up=True)
+            raise self._exhausted(meta, exc.last_attempt.attempt_number + 1) from exc.last_attempt.exception()
+        except BaseException:
+            self.health.settled(meta, gave_up=True)
+            raise
+        self.health.settled(meta)
+        log.info("%s[%s]@%s went through after a transient failure", meta.topic, meta.partition, meta.offset)
         return result
 
-    def _exhausted(self, meta: MessageMeta) -> RetriesExhaustedError:
+    def _exhausted(self, meta: MessageMeta, attempts: int) -> RetriesExhaustedError:
         return RetriesExhaustedError(
-            topic=meta.topic, partition=meta.partition, offset=meta.offset, attempts=self._retry.attempts
+            topic=meta.topic, partition=meta.partition, offset=meta.offset, attempts=attempts
         )
 
-    @staticmethod
-    def _log_retry(meta: MessageMeta, attempt: int, error: BaseException | None) -> None:
+    def _log_retry(self, meta: MessageMeta, attempt: int, error: BaseException | None) -> None:
+        waited = self.health.retrying(meta, error)
         log.warning(
-            "retrying %s[%s]@%s after attempt %s: %r", meta.topic, meta.partition, meta.offset, attempt, error
+            "transient failure on %s[%s]@%s, attempt %s, stalled %.1fs of at most %.0fs: %r",
+            meta.topic,
+            meta.partition,
+            meta.offset,
+            attempt,
+            waited,
+            self._retry.give_up_after_s,
+            error,
         )

@@ -28,6 +28,9 @@ class Processor(Protocol):
       committing the offset so the message is delivered again.
     - `mark_emitted` is called after every returned `Outgoing` was acknowledged by
       the broker, with the `outbox_id`s that were set.
+    - `dead_letter` records a message the edge could not process (an unexpected
+      error) in the database and returns the dead-letter message to publish, so
+      every dead letter is in the store, whichever layer refused the message.
     """
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]: ...
@@ -35,3 +38,7 @@ class Processor(Protocol):
     async def on_review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]: ...
 
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None: ...
+
+    async def dead_letter(
+        self, *, raw: bytes, meta: MessageMeta, reason: str, error_type: str
+    ) -> list[Outgoing]: ...

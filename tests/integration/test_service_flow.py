@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -51,14 +52,19 @@ def service(database: Database) -> DocumentService:
 
 
 class Feed:
-    """Assigns offsets like a partition would."""
+    """Assigns offsets like a partition would, with broker-style millisecond timestamps
+    (64-bit: a 32-bit column overflowed on PostgreSQL)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, epoch: str = "") -> None:
         self.offset = 0
+        self.epoch = epoch
 
     def meta(self, topic: str = TOPICS.received) -> MessageMeta:
         self.offset += 1
-        return MessageMeta(topic=topic, partition=0, offset=self.offset, timestamp_ms=None)
+        now_ms = int(time.time() * 1000)
+        return MessageMeta(
+            topic=topic, partition=0, offset=self.offset, timestamp_ms=now_ms, epoch=self.epoch
+        )
 
 
 def received(text: str | None = None, *, doc_id: str | None = None, **kw: Any) -> bytes:
@@ -195,6 +201,12 @@ BAD_INPUTS: dict[str, tuple[bytes, str]] = {
     ),
     "empty": (_envelope({"document_id": "a", "kind": "invoice", "text": "  \n "}), "document has no text"),
     "array": (b"[1,2]", "expected a JSON object"),
+    "deep_nesting": (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply"),
+    "lone_surrogate": (
+        _envelope({"document_id": "a", "kind": "invoice", "text": "Total \ud800 9.00"}),
+        "unpaired surrogate",
+    ),
+    "nul": (_envelope({"document_id": "a", "kind": "invoice", "text": "Total\u0000 9.00"}), "NUL"),
 }
 
 

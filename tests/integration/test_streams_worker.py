@@ -25,6 +25,7 @@ from infra.kafka import ensure_topics, make_consumer, make_producer, topic_names
 from schemas.events import DeadLetter, Envelope
 from schemas.messages import MessageMeta, Outgoing, Topics
 from streams.app import build_app
+from streams.deadletter import dead_letter
 from streams.errors import RetriesExhaustedError, RetryableError
 from streams.handler import RetryPolicy
 from streams.ports import Processor
@@ -42,6 +43,7 @@ class FakeProcessor(Processor):
         self.flaky_failures = flaky_failures
         self.seen: list[tuple[bytes, int]] = []
         self.emitted: list[int] = []
+        self.dead: list[bytes] = []
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         self.seen.append((raw, meta.offset))
@@ -58,6 +60,20 @@ class FakeProcessor(Processor):
 
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
         self.emitted.extend(outbox_ids)
+
+    async def dead_letter(
+        self, *, raw: bytes, meta: MessageMeta, reason: str, error_type: str
+    ) -> list[Outgoing]:
+        self.dead.append(raw)
+        return [
+            dead_letter(
+                raw=raw,
+                meta=meta,
+                reason=reason,
+                error_type=error_type,
+                deadletter_topic=self.topics.deadletter,
+            )
+        ]
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +162,7 @@ async def test_worker_emits_dead_letters_and_keeps_going(bootstrap: str, topics:
     assert "cannot parse boom" in letter.payload.reason
     assert (letter.payload.topic, letter.payload.offset) == (topics.received, 1)
     assert dead.key == b"doc-1"
+    assert processor.dead == [b"boom"]  # recorded through the processor, not only published
 
     partition = letter.payload.partition
     assert partition is not None

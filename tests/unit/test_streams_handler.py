@@ -15,6 +15,7 @@ from streams.ports import Processor
 
 META = MessageMeta(topic="p.documents.received", partition=2, offset=41, timestamp_ms=1, key=b"k")
 NO_WAIT = RetryPolicy(attempts=3, initial_s=0.0, max_s=0.0)
+NO_WAIT_TIMED = RetryPolicy(give_up_after_s=0.3, initial_s=0.01, max_s=0.02)
 
 
 class ScriptedProcessor(Processor):
@@ -26,6 +27,8 @@ class ScriptedProcessor(Processor):
         self.calls = 0
         self.emitted: list[int] = []
         self.mark_error: Exception | None = None
+        self.dead: list[tuple[bytes, str, str]] = []
+        self.dead_error: Exception | None = None
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         self.calls += 1
@@ -40,6 +43,15 @@ class ScriptedProcessor(Processor):
         if self.mark_error is not None:
             raise self.mark_error
         self.emitted.extend(outbox_ids)
+
+    async def dead_letter(
+        self, *, raw: bytes, meta: MessageMeta, reason: str, error_type: str
+    ) -> list[Outgoing]:
+        if self.dead_error is not None:
+            error, self.dead_error = self.dead_error, None
+            raise error
+        self.dead.append((raw, reason, error_type))
+        return [Outgoing("p.documents.deadletter", meta.key, b"recorded:" + raw, outbox_id=99)]
 
 
 class Broker:
@@ -58,8 +70,7 @@ def handler(processor: Processor, broker: Broker, **kw: object) -> MessageHandle
         processor=processor,
         publish=broker.publish,
         deadletter_topic="p.documents.deadletter",
-        retry=NO_WAIT,
-        **kw,  # type: ignore[arg-type]
+        **{"retry": NO_WAIT, **kw},  # type: ignore[arg-type]
     )
 
 
@@ -82,8 +93,26 @@ async def test_review_stage_calls_the_review_method() -> None:
     assert [m.value for m in broker.sent] == [b"review:r"]
 
 
-async def test_unexpected_error_becomes_a_dead_letter_with_the_original_bytes() -> None:
+async def test_unexpected_error_is_recorded_as_a_dead_letter_by_the_processor() -> None:
     processor, broker = ScriptedProcessor(KeyError("vendor")), Broker()
+    h = handler(processor, broker)
+    await h.handle(stage="received", raw=b"\x00bad", meta=META)
+    [(raw, reason, error_type)] = processor.dead
+    assert (raw, error_type) == (b"\x00bad", "KeyError") and "vendor" in reason
+    assert [m.value for m in broker.sent] == [b"recorded:\x00bad"] and processor.emitted == [99]
+    assert h.health.dead_lettered == 1
+
+
+async def test_dead_letter_record_waits_out_a_database_outage() -> None:
+    processor, broker = ScriptedProcessor(KeyError("vendor")), Broker()
+    processor.dead_error = RetryableError("db down")
+    await handler(processor, broker).handle(stage="received", raw=b"bad", meta=META)
+    assert [m.value for m in broker.sent] == [b"recorded:bad"]
+
+
+async def test_dead_letter_the_store_refuses_is_still_published_with_the_original_bytes() -> None:
+    processor, broker = ScriptedProcessor(KeyError("vendor")), Broker()
+    processor.dead_error = ValueError("store refused the row")
     await handler(processor, broker).handle(stage="received", raw=b"\x00bad", meta=META)
     [dead] = broker.sent
     assert (dead.topic, dead.key, dead.outbox_id) == ("p.documents.deadletter", b"k", None)
@@ -143,3 +172,29 @@ async def test_mark_emitted_failure_does_not_undo_a_publish() -> None:
     processor.mark_error = RuntimeError("row locked")
     out = await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
     assert out == DECIDED and broker.sent == DECIDED
+
+
+async def test_retries_are_bounded_by_time_and_health_reports_the_stall() -> None:
+    processor, broker = ScriptedProcessor(*[RetryableError("db")] * 10_000), Broker()
+    stalls: list[tuple[str, int]] = []
+    h = handler(processor, broker, retry=NO_WAIT_TIMED)
+    h.health.on_stall = lambda t, p: stalls.append((t, p))
+    with pytest.raises(RetriesExhaustedError):
+        await h.handle(stage="received", raw=b"doc", meta=META)
+    assert processor.calls > 3  # not a count limit: it kept trying for the whole window
+    assert stalls == [(META.topic, 2)]
+    assert h.health.gave_up == 1 and h.health.healthy
+
+
+async def test_a_long_outage_that_ends_in_time_succeeds_and_resumes_the_partition() -> None:
+    processor = ScriptedProcessor(*[RetryableError("db")] * 6, result=DECIDED)
+    broker = Broker()
+    events: list[str] = []
+    h = handler(processor, broker, retry=RetryPolicy(give_up_after_s=30, initial_s=0.001, max_s=0.002))
+    h.health.on_stall = lambda t, p: events.append("pause")
+    h.health.on_recover = lambda t, p: events.append("resume")
+    await h.handle(stage="received", raw=b"doc", meta=META)
+    snap = h.health.snapshot()
+    assert processor.calls == 7 and broker.sent == DECIDED
+    assert events == ["pause", "resume"]
+    assert snap["status"] == "ok" and snap["recovered_total"] == 1 and snap["retries_total"] == 6
