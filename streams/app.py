@@ -16,7 +16,8 @@ after the processor returned and the broker acknowledged every publish, in offse
 order per partition (`streams.window.AckWindow`), so faust commits an offset only
 past fully handled messages. A transient failure (database or broker down) is
 retried with backoff for `RetryPolicy.give_up_after_s` (minutes by default) while
-its partition is paused and `/healthz` answers 503 "degraded"; only when that runs
+later messages of its partition are held back (`streams.health`) and `/healthz`
+answers 503 "degraded"; only when that runs
 out does the app crash (the worker exits 1) with the message unacknowledged, so it
 is delivered again and `autoclerk run` restarts the worker.
 """
@@ -30,7 +31,7 @@ from functools import partial
 from typing import Any
 
 import faust
-from faust.types import TP, EventT, StreamT
+from faust.types import EventT, StreamT
 from mode import CrashingSupervisor
 
 from schemas.messages import MessageMeta, Outgoing, Topics
@@ -103,7 +104,6 @@ def build_app(
         },
     )
     health = health or EdgeHealth()
-    health.on_stall, health.on_recover = _pauser(app, pause=True), _pauser(app, pause=False)
     handler = MessageHandler(
         processor=processor,
         publish=_publisher(app),
@@ -129,25 +129,6 @@ def build_app(
             supervisor_strategy=CrashingSupervisor,
         )(_agent_fn(app, handler, stage, concurrency, epoch))
     return app
-
-
-def _pauser(app: faust.App, *, pause: bool) -> Any:
-    # No new messages from a partition whose message waits out an outage: they would
-    # only fail the same way, and in-order acknowledgement cannot pass it anyway.
-    def hook(topic: str, partition: int) -> None:
-        tps = {TP(topic, partition)}
-        try:
-            consumer = app.consumer
-        except Exception:  # not started: nothing to pause
-            return
-        if pause:
-            consumer.pause_partitions(tps)
-            log.warning("paused %s[%s] while a transient failure lasts", topic, partition)
-        else:
-            consumer.resume_partitions(tps)
-            log.warning("resumed %s[%s]", topic, partition)
-
-    return hook
 
 
 def _health_page(app: faust.App, health: EdgeHealth) -> None:

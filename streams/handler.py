@@ -88,6 +88,7 @@ class MessageHandler:
 
     async def handle(self, *, stage: Stage, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         """Process, publish and mark emitted; returns what was published."""
+        await self.health.wait_until_clear(meta)
         outgoing = await self._process(stage=stage, raw=raw, meta=meta)
         if outgoing:
             await self._retrying(lambda: self._publish(outgoing), meta=meta)

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import faust
+import httpx
 import pytest
 from aiokafka import TopicPartition
 
@@ -198,6 +199,48 @@ async def test_exhausted_retries_crash_the_worker_and_the_message_comes_again(
     assert {m.value for m in out} == {b"A", b"C", b"FLAKY"}
     redelivered = [raw for raw, _ in healthy.seen]
     assert redelivered == [b"flaky", b"c"]  # `a` was committed before the crash
+
+
+async def test_outage_pauses_the_partition_and_healthz_says_degraded_until_it_passes(
+    bootstrap: str, topics: Topics
+) -> None:
+    app_id = f"app-{uuid.uuid4().hex[:8]}"
+    processor = FakeProcessor(topics, flaky_failures=10**9)  # the "database" is down
+    port = _free_port()
+    app = build_app(
+        bootstrap=bootstrap,
+        topics=topics,
+        app_id=app_id,
+        processor=processor,
+        concurrency=2,
+        retry=RetryPolicy(give_up_after_s=120, initial_s=0.05, max_s=0.2),
+        session_timeout_s=SESSION_S,
+        web_port=port,
+    )
+    await _produce(bootstrap, topics.received, [b"flaky", b"after"])
+    async with _running(app), httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as web:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and [r for r, _ in processor.seen].count(b"flaky") < 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        degraded = await web.get("/healthz")
+        assert degraded.status_code == 503
+        body = degraded.json()
+        assert body["status"] == "degraded" and body["stalled_messages"] >= 1
+        assert "database unavailable" in body["last_error"]
+        assert app.crash_reason is None  # waiting, not dead
+        processor.flaky_failures = 0  # the outage ends
+        out = await _collect(bootstrap, topics.decided, count=2)
+        assert sorted(m.value for m in out) == [b"AFTER", b"FLAKY"]
+        healthy = await web.get("/healthz")
+        assert healthy.status_code == 200 and healthy.json()["recovered_total"] >= 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 WORKER_SCRIPT = textwrap.dedent(
