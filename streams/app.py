@@ -35,7 +35,7 @@ from streams.handler import DEFAULT_RETRY, MessageHandler, RetryPolicy, Stage
 from streams.ports import Processor
 from streams.window import AckWindow
 
-__all__ = ["build_app", "tansu_friendly_settings"]
+__all__ = ["build_app", "publisher", "tansu_friendly_settings"]
 
 
 def tansu_friendly_settings(*, session_timeout_s: float = 6.0, web_port: int | None = None) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def build_app(
     )
     handler = MessageHandler(
         processor=processor,
-        publish=_publisher(app),
+        publish=publisher(app),
         deadletter_topic=topics.deadletter,
         retryable=retryable,
         retry=retry,
@@ -153,7 +153,9 @@ def _meta(event: EventT) -> MessageMeta:
     )
 
 
-def _publisher(app: faust.App) -> Any:
+def publisher(app: faust.App) -> Any:
+    """Publish through the app's producer: every message, then every acknowledgement."""
+
     async def publish(messages: Sequence[Outgoing]) -> None:
         # Queue all, then wait for every acknowledgement: one round trip, not one per message.
         try:
