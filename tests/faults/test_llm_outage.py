@@ -20,8 +20,8 @@ from autoclerk.publish import publish_events
 from infra.broker import EmbeddedBroker
 from infra.db.engine import make_engine, migrate
 from infra.db.tables import DecisionRow, ExtractionRow, ReviewEventRow, ReviewTaskRow
-from infra.kafka import ensure_topics, make_consumer
-from schemas.events import DocumentReceived, Envelope
+from infra.kafka import ensure_topics, make_consumer, make_producer
+from schemas.events import DocumentReceived, Envelope, FieldCorrection, ReviewCompleted
 from schemas.messages import Topics
 from tests.faults.ledger import check_ledger
 from tests.llm_server import Reply, ScriptedLlmServer
@@ -53,10 +53,14 @@ def invoice(i: int) -> tuple[Envelope[DocumentReceived], dict[str, str]]:
     return Envelope[DocumentReceived](type="document.received", source="fault-test", payload=payload), fields
 
 
-def answers(by_first_line: dict[str, dict[str, str]]) -> Any:
+def answers(golds: list[dict[str, str]]) -> Any:
+    """The printed values; for every other invoice the model is unsure of the total,
+    so that document still needs a person (re-routed) and the others do not."""
+    by_line = {f"Invoice No: {g['invoice_number']}": (i, g) for i, g in enumerate(golds)}
+
     def respond(body: dict[str, Any]) -> Reply:
-        lines = json.loads(body["messages"][1]["content"])["lines"]
-        return Reply(fields=by_first_line[lines[2]])  # the invoice number's line
+        i, gold = by_line[json.loads(body["messages"][1]["content"])["lines"][2]]
+        return Reply(fields=gold, probs={"total": 0.6} if i % 2 else {})
 
     return respond
 
@@ -73,8 +77,47 @@ def _tasks(db_url: str) -> list[tuple[ReviewTaskRow, str | None]]:
         engine.dispose()
 
 
+def _unavailable_rounds(db_url: str) -> int:
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as s:
+            q = select(ReviewEventRow.id).where(col(ReviewEventRow.action) == "llm_retry_unavailable")
+            return len(s.execute(q).all())
+    finally:
+        engine.dispose()
+
+
 def _waiting_for_llm(db_url: str) -> int:
     return sum(1 for t, f in _tasks(db_url) if t.status == "open" and (f or "").startswith("llm_unavailable"))
+
+
+async def _complete(bootstrap: str, topic: str, task: ReviewTaskRow) -> None:
+    """What the review UI publishes when a reviewer approves with one correction."""
+    review = ReviewCompleted(
+        task_id=task.task_id,
+        document_id=task.document_id,
+        reviewer="anna",
+        outcome="approve",
+        corrections=[FieldCorrection(field="total", old_value=None, new_value="41.50")],
+    )
+    env = Envelope[ReviewCompleted](type="review.completed", source="fault-test", payload=review)
+    producer = make_producer(bootstrap=bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, key=task.document_id.encode(), value=env.model_dump_json().encode()
+        )
+    finally:
+        await producer.stop()
+
+
+def _decided(db_url: str, document_id: str) -> bool:
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as s:
+            return s.get(DecisionRow, document_id) is not None
+    finally:
+        engine.dispose()
 
 
 async def _decided_event_ids(bootstrap: str, topic: str, *, want: int) -> Counter[str]:
@@ -124,20 +167,38 @@ def test_an_llm_outage_is_retried_once_the_server_recovers(tmp_path: Path, train
                 proc=worker,
                 log=log,
             )
+            # rounds keep trying while the server fails: let two of them find it still down
+            wait_until(
+                lambda: _unavailable_rounds(db_url) >= 2,
+                timeout_s=60,
+                what="failed rounds",
+                proc=worker,
+                log=log,
+            )
             before = len(llm.requests)
-            llm.responder = answers({f"Invoice No: {g['invoice_number']}": g for g in golds})
+            llm.responder = answers(list(golds))
             wait_until(
                 lambda: _waiting_for_llm(db_url) == 0, timeout_s=120, what="retries", proc=worker, log=log
             )
-            superseded = [t.document_id for t, _ in _tasks(db_url) if t.status == "superseded"]
-            decided = asyncio.run(_decided_event_ids(broker.bootstrap, topics.decided, want=len(superseded)))
+            # a reviewer answers a re-routed task: the worker resumes the retry's thread
+            answered = next(t for t, _ in _tasks(db_url) if t.status == "open")
+            asyncio.run(_complete(broker.bootstrap, topics.review_completed, answered))
+            wait_until(
+                lambda: _decided(db_url, answered.document_id),
+                timeout_s=60,
+                what="the review",
+                proc=worker,
+                log=log,
+            )
+            want = 1 + sum(1 for t, _ in _tasks(db_url) if t.status == "superseded")
+            decided = asyncio.run(_decided_event_ids(broker.bootstrap, topics.decided, want=want))
         finally:
             worker.terminate()
             worker.wait(timeout=30)
 
     ledger = check_ledger(db_url=db_url, published=published)
     ledger.assert_nothing_lost()
-    assert ledger.decided + ledger.in_review == N
+    assert (ledger.decided, ledger.in_review) == (N // 2 + 1, N // 2 - 1)
     engine = make_engine(db_url)
     with Session(engine) as s:
         events_by_task: dict[str, list[str]] = {}
@@ -159,10 +220,17 @@ def test_an_llm_outage_is_retried_once_the_server_recovers(tmp_path: Path, train
         if task.status == "superseded":
             assert decisions[task.document_id].decided_by == "auto"
             assert decided[task.document_id] == 1  # published, one decision (re-sends share its id)
+        elif task.task_id == answered.task_id:
+            assert task.status == "completed" and decisions[task.document_id].decided_by == "human"
+            assert decisions[task.document_id].fields["vendor_name"] == "Northwind Traders"  # the retry's
+            assert decided[task.document_id] == 1
         else:
             assert task.status == "open" and task.thread_id and task.document_id not in decisions
             assert all(r["code"] != "extraction_failed" for r in task.reasons)
-    # while the server failed, rounds tried one document each and stopped there
-    assert sum(a.count("llm_retry_unavailable") for a in events_by_task.values()) >= 1
+    # while the server failed, each round stopped at its first document; once it
+    # answered, each document cost one request (a round is sequential, nothing twice)
+    unavailable = sum(a.count("llm_retry_unavailable") for a in events_by_task.values())
+    assert unavailable >= 2 and len(llm.requests) - before == N
+    assert outcomes == {"llm_retry_superseded": N // 2, "llm_retry_rerouted": N // 2}
     print(f"\noutage: {N} documents, {dict(outcomes)}, LLM requests during outage {before}, "
-          f"after {len(llm.requests) - before}; ledger {ledger}")  # fmt: skip
+          f"after {len(llm.requests) - before}; failed rounds {unavailable}; ledger {ledger}")  # fmt: skip
