@@ -60,7 +60,7 @@ def answers(golds: list[dict[str, str]]) -> Any:
 
     def respond(body: dict[str, Any]) -> Reply:
         i, gold = by_line[json.loads(body["messages"][1]["content"])["lines"][2]]
-        return Reply(fields=gold, probs={"total": 0.6} if i % 2 else {})
+        return Reply(fields=dict(gold), probs={"total": 0.6} if i % 2 else {})
 
     return respond
 
@@ -69,7 +69,7 @@ def _tasks(db_url: str) -> list[tuple[ReviewTaskRow, str | None]]:
     engine = make_engine(db_url)
     try:
         with Session(engine) as s:
-            q = select(ReviewTaskRow, ExtractionRow.failure).join(
+            q = select(ReviewTaskRow, col(ExtractionRow.failure)).join(
                 ExtractionRow, col(ExtractionRow.document_id) == col(ReviewTaskRow.document_id)
             )
             return [(t, f) for t, f in s.execute(q).all()]
@@ -81,7 +81,7 @@ def _unavailable_rounds(db_url: str) -> int:
     engine = make_engine(db_url)
     try:
         with Session(engine) as s:
-            q = select(ReviewEventRow.id).where(col(ReviewEventRow.action) == "llm_retry_unavailable")
+            q = select(col(ReviewEventRow.id)).where(col(ReviewEventRow.action) == "llm_retry_unavailable")
             return len(s.execute(q).all())
     finally:
         engine.dispose()
@@ -209,7 +209,7 @@ def test_an_llm_outage_is_retried_once_the_server_recovers(tmp_path: Path, train
     engine.dispose()
     tasks = _tasks(db_url)
     assert len(tasks) == N
-    outcomes = Counter()
+    outcomes: Counter[str] = Counter()
     for task, failure in tasks:
         done = [
             a for a in events_by_task[task.task_id] if a in ("llm_retry_superseded", "llm_retry_rerouted")
