@@ -21,6 +21,7 @@ from schemas.events import (
 )
 from schemas.fields import Extraction
 from schemas.messages import MessageMeta, Outgoing
+from schemas.retry import RetryAudit, RetryCandidate
 from schemas.verdicts import ReferenceFacts, RuleResult, TriageResult
 
 
@@ -79,6 +80,8 @@ class TaskView:
     document_id: str
     status: str
     created_at: datetime
+    thread_id: str | None = None
+    """The workflow thread waiting for the answer; None means the document id."""
 
 
 class DocumentStore(Protocol):
@@ -141,3 +144,53 @@ class DocumentStore(Protocol):
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None: ...
 
     async def reference_facts(self, *, extraction: Extraction, document_id: str) -> ReferenceFacts: ...
+
+
+class RetryStore(Protocol):
+    """What re-extraction after an LLM outage needs (`agents.llm_retry`).
+
+    `supersede` and `reroute` are each one transaction that first locks the task and
+    re-checks that it is still a candidate: open, unleased, never touched by a person
+    (no lease, answer or other action of theirs on record) and its stored extraction
+    still failed with `failure_prefix`. Otherwise they change nothing and return None:
+    a reviewer who came first wins.
+    """
+
+    async def retry_candidates(
+        self, *, failure_prefix: str, since: datetime, limit: int
+    ) -> list[RetryCandidate]:
+        """Oldest first, created at or after `since`."""
+
+    async def supersede(
+        self,
+        *,
+        task_id: str,
+        failure_prefix: str,
+        state: dict[str, Any],
+        decision: DocumentDecided,
+        message: Outgoing,
+        audit: RetryAudit,
+    ) -> list[Outgoing] | None:
+        """Close the task as superseded; store the run's results, the decision, its
+        outbox row and the audit event."""
+
+    async def reroute(
+        self,
+        *,
+        task: ReviewRequested,
+        thread_id: str,
+        failure_prefix: str,
+        state: dict[str, Any],
+        message: Outgoing,
+        audit: RetryAudit,
+    ) -> list[Outgoing] | None:
+        """Keep the task open with the run's reasons, priority and results, waiting on
+        `thread_id`; store the outbox row and the audit event."""
+
+    async def record_retry(self, *, task_id: str, document_id: str, audit: RetryAudit) -> None:
+        """An attempt that changed nothing (the LLM still down, a reviewer first)."""
+
+    async def unemitted(self, *, prefix: str, older_than: datetime, limit: int) -> list[Outgoing]:
+        """Outbox rows whose dedupe key starts with `prefix`, not yet marked emitted."""
+
+    async def mark_emitted(self, *, outbox_ids: list[int]) -> None: ...

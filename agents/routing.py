@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from schemas.fields import Extraction
@@ -103,3 +104,8 @@ def _priority(*, risk: float, amount: float | None, n_reasons: int) -> int:
     amount_part = 0.0 if amount is None else min(1.0, max(0.0, amount) / 10_000.0)
     score = 55 * risk + 30 * amount_part + 5 * min(n_reasons, 3)
     return int(max(0, min(100, round(score))))
+
+
+def review_due(*, start: datetime, priority: int, sla_hours: float) -> datetime:
+    """When a review task is due: higher priority shortens the SLA, priority 100 to a tenth."""
+    return start + timedelta(hours=sla_hours * (1.0 - 0.9 * priority / 100))

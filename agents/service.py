@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
@@ -25,6 +25,7 @@ from agents.errors import (
     WorkflowError,
 )
 from agents.ports import DocumentStore
+from agents.routing import review_due
 from agents.state import WorkflowContext
 from schemas.events import (
     CorrectionRecorded,
@@ -50,7 +51,7 @@ class ServiceConfig:
     never turned into dead letters."""
 
 
-def _message(topic: str, key: str, envelope: Envelope[Any]) -> Outgoing:
+def outgoing_message(topic: str, key: str, envelope: Envelope[Any]) -> Outgoing:
     return Outgoing(topic=topic, key=key.encode(), value=envelope.model_dump_json().encode())
 
 
@@ -136,7 +137,7 @@ class DocumentService:
             correlation_id=correlation,
             payload=decided,
         )
-        msg = _message(self._cfg.topics.decided, document_id, env)
+        msg = outgoing_message(self._cfg.topics.decided, document_id, env)
         return await self._store.save_decision(
             document_id=document_id, state=result, decision=decided, message=msg
         )
@@ -151,15 +152,13 @@ class DocumentService:
         doc = env.payload
         routed = RouteDecision.model_validate(result["route"])
         now: datetime = self._ctx.clock()
-        # Higher priority shortens the SLA: priority 100 is due in a tenth of it.
-        hours = self._cfg.sla_hours * (1.0 - 0.9 * routed.priority / 100)
         task = ReviewRequested(
             task_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"review:{doc.document_id}")),
             document_id=doc.document_id,
             kind=doc.kind,
             reasons=routed.reasons,
             priority=routed.priority,
-            due_at=now + timedelta(hours=hours),
+            due_at=review_due(start=now, priority=routed.priority, sla_hours=self._cfg.sla_hours),
             extraction=result["extraction"],
             triage=result["triage"],
             rules=result["rules"],
@@ -170,7 +169,7 @@ class DocumentService:
             correlation_id=correlation,
             payload=task,
         )
-        msg = _message(self._cfg.topics.review_requested, doc.document_id, out)
+        msg = outgoing_message(self._cfg.topics.review_requested, doc.document_id, out)
         return await self._store.save_review_task(
             document_id=doc.document_id, state=result, task=task, message=msg
         )
@@ -196,7 +195,9 @@ class DocumentService:
             raise ReviewRefused(
                 f"task {review.task_id} is already {task.status}: duplicate or late completion refused"
             )
-        result = await self._run(Command(resume=review.model_dump(mode="json")), thread=review.document_id)
+        # A task an LLM retry re-routed waits on the thread that retry ran on.
+        thread = task.thread_id or review.document_id
+        result = await self._run(Command(resume=review.model_dump(mode="json")), thread=thread)
         if "decision" not in result:
             raise WorkflowError(f"no waiting workflow for document {review.document_id}")
         decided = DocumentDecided.model_validate({**result["decision"], "document_id": review.document_id})
@@ -222,7 +223,7 @@ class DocumentService:
             correlation_id=correlation,
             payload=decided,
         )
-        msgs = [_message(self._cfg.topics.decided, key, out)]
+        msgs = [outgoing_message(self._cfg.topics.decided, key, out)]
         if env.payload.corrections:
             fb = Envelope[CorrectionRecorded](
                 type="feedback.correction",
@@ -235,7 +236,7 @@ class DocumentService:
                     corrections=env.payload.corrections,
                 ),
             )
-            msgs.append(_message(self._cfg.topics.corrections, key, fb))
+            msgs.append(outgoing_message(self._cfg.topics.corrections, key, fb))
         return msgs
 
     async def _dead_letter(self, *, raw: bytes, meta: MessageMeta, exc: Exception) -> list[Outgoing]:
@@ -259,7 +260,7 @@ class DocumentService:
                 offset=meta.offset,
             ),
         )
-        msg = _message(
+        msg = outgoing_message(
             self._cfg.topics.deadletter,
             f"{meta.topic}:{meta.partition}:{meta.offset}",
             env,

@@ -14,6 +14,7 @@ import sqlalchemy.exc
 from agents.extract.errors import ModelArtifactError
 from agents.extract.llm import LlmExtractor
 from agents.extract.local import LocalExtractor, train_local_extractor
+from agents.llm_retry import LlmRetrier
 from agents.ports import Extractor
 from agents.routing import RoutingPolicy
 from agents.service import DocumentService
@@ -21,7 +22,7 @@ from agents.triage.runtime import OnnxTriageClassifier
 from agents.triage.train import train_triage
 from autoclerk.llm_wiring import build_llm_extractor, layered_cache
 from autoclerk.models import current, train_and_promote, training_documents
-from autoclerk.wiring import Adapters, Database, build_service, open_database
+from autoclerk.wiring import Adapters, Database, build_llm_retrier, build_service, open_database
 from infra.errors import RetryableInfraError
 from infra.pdf import parse_pdf
 from infra.settings import Settings
@@ -78,6 +79,8 @@ class Runtime:
     database: Database
     topics: Topics
     triage: OnnxTriageClassifier
+    retrier: LlmRetrier | None = None
+    """Set when an LLM extracts and `llm.retry_window_s` > 0."""
 
 
 @asynccontextmanager
@@ -123,7 +126,21 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
                 sla_hours=settings.review.sla_hours,
                 retryable=RETRYABLE,
             )
-            yield Runtime(service=service, database=db, topics=topics, triage=triage)
+            retrier = (
+                build_llm_retrier(
+                    engine=db.engine,
+                    store=db.store,
+                    checkpointer=db.checkpointer,
+                    adapters=adapters,
+                    topics=topics,
+                    llm=settings.llm,
+                    sla_hours=settings.review.sla_hours,
+                    retryable=RETRYABLE,
+                )
+                if settings.llm.enabled and settings.llm.retry_window_s > 0
+                else None
+            )
+            yield Runtime(service=service, database=db, topics=topics, triage=triage, retrier=retrier)
         finally:
             await triage.close()
             if isinstance(extractor, LlmExtractor):

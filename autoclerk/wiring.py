@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -17,12 +17,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agents.decode import PdfParser
 from agents.graph import build_graph
+from agents.llm_retry import LlmRetrier, RetryConfig
 from agents.ports import Extractor, RulesEvaluator, TriageClassifier
 from agents.routing import RoutingPolicy
 from agents.service import DocumentService, ServiceConfig
 from agents.state import WorkflowContext
 from infra.checkpoint import open_checkpointer
 from infra.db.engine import make_async_engine, migrate
+from infra.retry_store import SqlRetryStore
+from infra.settings import LlmSettings
 from infra.store import SqlStore
 from schemas.fields import Extraction
 from schemas.messages import Topics
@@ -42,6 +45,22 @@ class Adapters:
     routing: RoutingPolicy
 
 
+def workflow_context(
+    *, store: SqlStore, adapters: Adapters, clock: Callable[[], datetime] = utc_clock
+) -> WorkflowContext:
+    async def reference(extraction: Extraction, document_id: str) -> ReferenceFacts:
+        return await store.reference_facts(extraction=extraction, document_id=document_id)
+
+    return WorkflowContext(
+        triage=adapters.triage,
+        extractor=adapters.extractor,
+        rules=adapters.rules,
+        reference=reference,
+        routing=adapters.routing,
+        clock=clock,
+    )
+
+
 def build_service(
     *,
     store: SqlStore,
@@ -53,25 +72,42 @@ def build_service(
     clock: Callable[[], datetime] = utc_clock,
     retryable: tuple[type[BaseException], ...] = (),
 ) -> DocumentService:
-    async def reference(extraction: Extraction, document_id: str) -> ReferenceFacts:
-        return await store.reference_facts(extraction=extraction, document_id=document_id)
-
-    context = WorkflowContext(
-        triage=adapters.triage,
-        extractor=adapters.extractor,
-        rules=adapters.rules,
-        reference=reference,
-        routing=adapters.routing,
-        clock=clock,
-    )
     return DocumentService(
         store=store,  # type: ignore[arg-type]
         graph=build_graph(checkpointer=checkpointer),
-        context=context,
+        context=workflow_context(store=store, adapters=adapters, clock=clock),
         config=ServiceConfig(
             topics=topics, max_event_bytes=max_event_bytes, sla_hours=sla_hours, retryable=retryable
         ),
         parse_pdf=adapters.parse_pdf,
+    )
+
+
+def build_llm_retrier(
+    *,
+    engine: AsyncEngine,
+    store: SqlStore,
+    checkpointer: BaseCheckpointSaver[Any] | None,
+    adapters: Adapters,
+    topics: Topics,
+    llm: LlmSettings,
+    sla_hours: float = 24.0,
+    clock: Callable[[], datetime] = utc_clock,
+    retryable: tuple[type[BaseException], ...] = (),
+) -> LlmRetrier:
+    """Re-extraction of tasks an LLM outage sent to review, on the same checkpointer
+    (a re-routed task's workflow must be resumable by any worker) and adapters."""
+    return LlmRetrier(
+        store=SqlRetryStore(engine=engine),
+        graph=build_graph(checkpointer=checkpointer),
+        context=workflow_context(store=store, adapters=adapters, clock=clock),
+        config=RetryConfig(
+            topics=topics,
+            window=timedelta(seconds=llm.retry_window_s),
+            batch=llm.retry_batch,
+            sla_hours=sla_hours,
+            retryable=retryable,
+        ),
     )
 
 

@@ -12,12 +12,13 @@ from pathlib import Path
 from mode import Service
 from rich.console import Console
 
+from autoclerk.retry_loop import LlmRetryLoop
 from autoclerk.runtime import RETRYABLE, Runtime, ensure_models, open_runtime
 from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
 from infra.settings import Settings
 from schemas.messages import MessageMeta, Outgoing, Topics
-from streams.app import build_app
+from streams.app import build_app, publisher
 from streams.errors import RetryableError
 from streams.handler import RetryPolicy
 from streams.worker import run_worker
@@ -48,6 +49,9 @@ class RuntimeProcessor:
                         # stopping unacknowledged, leaves it for a healthy worker.
                         raise RetryableError(f"worker runtime unavailable: {exc!r}") from exc
         return self._runtime
+
+    async def runtime(self) -> Runtime:
+        return await self._rt()
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         return await (await self._rt()).service.on_received(raw=raw, meta=meta)
@@ -108,7 +112,16 @@ def run_worker_process(settings: Settings) -> int:
         retry=RetryPolicy(give_up_after_s=settings.kafka.retry_for_s),
         web_port=settings.kafka.health_port,
     )
-    return run_worker(app=app, loglevel="info", services=[_Closer(processor)])
+    services: list[Service] = [_Closer(processor)]
+    if settings.llm.enabled and settings.llm.retry_window_s > 0:
+        # Stopped before _Closer (mode stops services in reverse), so no round runs
+        # on a closed runtime.
+        services.append(
+            LlmRetryLoop(
+                runtime=processor.runtime, publish=publisher(app), interval_s=settings.llm.retry_interval_s
+            )
+        )
+    return run_worker(app=app, loglevel="info", services=services)
 
 
 def serve_broker(settings: Settings, *, port: int | None, console: Console) -> None:

@@ -46,6 +46,16 @@ class LlmSettings(BaseModel):
     api_key: SecretStr | None = None
     timeout_s: float = 30.0
     max_concurrency: int = 16
+    retry_window_s: float = Field(
+        default=4 * 3600.0,
+        ge=0,
+        description="re-extract review tasks an LLM outage created (llm_unavailable) while no person "
+        "has touched them, for this long after the task was created; 0 turns retrying off",
+    )
+    retry_interval_s: float = Field(default=60.0, gt=0, description="seconds between retry rounds")
+    retry_batch: int = Field(
+        default=20, ge=1, description="tasks re-extracted per round at most (the LLM's rate limit)"
+    )
 
     @property
     def enabled(self) -> bool:

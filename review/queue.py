@@ -184,6 +184,14 @@ async def _task(s: AsyncSession, task_id: str) -> ReviewTaskRow:
     return task
 
 
+async def lock_task(s: AsyncSession, *, task_id: str) -> None:
+    """Hold the task row until this transaction ends (a no-op UPDATE: a row lock on
+    PostgreSQL, the write lock on SQLite). The worker's LLM retry takes the same lock
+    before it closes or re-routes an untouched task, so either this answer sees the
+    task as the retry left it, or the retry sees this answer and changes nothing."""
+    await s.execute(update(T).where(col(T.task_id) == task_id).values(status=col(T.status)))
+
+
 def holds_lease(task: ReviewTaskRow, *, reviewer: str, now: datetime) -> bool:
     return task.assignee == reviewer and task.lease_expires_at is not None and task.lease_expires_at >= now
 

@@ -33,7 +33,7 @@ from review.auth import Principal
 from review.compare import ReviewState, review_state
 from review.errors import AlreadySubmitted, Conflict, Invalid, NotFound, NotLeased, PublishFailed, TaskClosed
 from review.publish import Publisher
-from review.queue import holds_lease
+from review.queue import holds_lease, lock_task
 from review.second import DoubleReviewPolicy, Stage, judge
 from schemas.events import Envelope, FieldCorrection, ReviewCompleted
 from schemas.fields import DocumentKind, field_names
@@ -165,6 +165,7 @@ async def submit(
     if completion.outcome != "approve" and not completion.reason.strip():
         raise Invalid(f"{completion.outcome} needs a reason")
     async with s.begin():
+        await lock_task(s, task_id=task_id)
         view = await task_view(s, task_id=task_id, low_confidence=low_confidence)
         task = await s.get(ReviewTaskRow, task_id)
         assert task is not None  # task_view found it in this transaction

@@ -41,7 +41,7 @@ from streams.health import EdgeHealth
 from streams.ports import Processor
 from streams.window import AckWindow
 
-__all__ = ["build_app", "tansu_friendly_settings"]
+__all__ = ["build_app", "publisher", "tansu_friendly_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def build_app(
     health = health or EdgeHealth()
     handler = MessageHandler(
         processor=processor,
-        publish=_publisher(app),
+        publish=publisher(app),
         deadletter_topic=topics.deadletter,
         retryable=retryable,
         retry=retry,
@@ -178,7 +178,9 @@ def _meta(event: EventT, epoch: str) -> MessageMeta:
     )
 
 
-def _publisher(app: faust.App) -> Any:
+def publisher(app: faust.App) -> Any:
+    """Publish through the app's producer: every message, then every acknowledgement."""
+
     async def publish(messages: Sequence[Outgoing]) -> None:
         # Queue all, then wait for every acknowledgement: one round trip, not one per message.
         try:

@@ -10,8 +10,11 @@ from datetime import datetime
 from typing import Any
 
 from schemas.document import Document, LabelledDocument
+from schemas.events import DocumentDecided, ReviewRequested
 from schemas.fields import ExtractedField, Extraction, FieldSource
 from schemas.llm import Completion
+from schemas.messages import Outgoing
+from schemas.retry import RetryAudit, RetryCandidate
 from schemas.verdicts import ReferenceFacts, RuleReason, RuleResult, TriageResult
 
 
@@ -32,6 +35,22 @@ class FakeExtractor:
                 value=value.rstrip("?"), raw=value, confidence=conf, source=FieldSource(line=i)
             )
         return Extraction(kind=document.kind, fields=fields, model_version=self.version)
+
+
+class OutageExtractor(FakeExtractor):
+    """`FakeExtractor` while `down` is False; while True, the failure the LLM extractor
+    returns when its server does not answer. Counts calls."""
+
+    def __init__(self, *, down: bool = False) -> None:
+        self.down = down
+        self.calls = 0
+
+    async def extract(self, document: Document) -> Extraction:
+        self.calls += 1
+        if self.down:
+            failure = "llm_unavailable: no answer within 1s (3 attempts)"
+            return Extraction(kind=document.kind, model_version=self.version, failure=failure)
+        return await super().extract(document)
 
 
 class FakeTriage:
@@ -139,3 +158,84 @@ class RecordingTrainer:
         return ScriptedExtractor(
             answers=self.answers, trained_on=ids, version=f"scripted-{len(self.training_sets)}"
         )
+
+
+class FakeRetryStore:
+    """`agents.ports.RetryStore` in memory. Candidates are given; the window and
+    failure prefix filter them as the port says. A task in `reviewer_first` was taken
+    by a person before the retry could commit: its transitions return None."""
+
+    def __init__(
+        self, candidates: Sequence[RetryCandidate] = (), *, reviewer_first: set[str] | None = None
+    ) -> None:
+        self.candidates = list(candidates)
+        self.reviewer_first = reviewer_first or set()
+        self.audit: list[tuple[str, RetryAudit]] = []
+        self.superseded: dict[str, DocumentDecided] = {}
+        self.rerouted: dict[str, tuple[ReviewRequested, str]] = {}
+        self.outbox: dict[int, tuple[str, Outgoing]] = {}
+        self.emitted: set[int] = set()
+        self.closed: set[str] = set()
+
+    async def retry_candidates(
+        self, *, failure_prefix: str, since: datetime, limit: int
+    ) -> list[RetryCandidate]:
+        found = [
+            c
+            for c in self.candidates
+            if c.task_id not in self.closed and c.created_at >= since and c.failure.startswith(failure_prefix)
+        ]
+        return sorted(found, key=lambda c: c.created_at)[:limit]
+
+    def _add(self, key: str, message: Outgoing) -> list[Outgoing]:
+        oid = len(self.outbox) + 1
+        self.outbox[oid] = (key, Outgoing(message.topic, message.key, message.value, outbox_id=oid))
+        return [self.outbox[oid][1]]
+
+    async def supersede(
+        self,
+        *,
+        task_id: str,
+        failure_prefix: str,
+        state: dict[str, Any],
+        decision: DocumentDecided,
+        message: Outgoing,
+        audit: RetryAudit,
+    ) -> list[Outgoing] | None:
+        if task_id in self.reviewer_first or task_id in self.closed:
+            return None
+        self.closed.add(task_id)
+        self.superseded[task_id] = decision
+        self.audit.append((task_id, audit))
+        return self._add(f"llm-retry:decided:{decision.document_id}", message)
+
+    async def reroute(
+        self,
+        *,
+        task: ReviewRequested,
+        thread_id: str,
+        failure_prefix: str,
+        state: dict[str, Any],
+        message: Outgoing,
+        audit: RetryAudit,
+    ) -> list[Outgoing] | None:
+        if task.task_id in self.reviewer_first or task.task_id in self.closed:
+            return None
+        self.closed.add(task.task_id)  # its extraction no longer failed: not a candidate
+        self.rerouted[task.task_id] = (task, thread_id)
+        self.audit.append((task.task_id, audit))
+        return self._add(f"llm-retry:review:{task.document_id}:{thread_id}", message)
+
+    async def record_retry(self, *, task_id: str, document_id: str, audit: RetryAudit) -> None:
+        self.audit.append((task_id, audit))
+
+    async def unemitted(self, *, prefix: str, older_than: datetime, limit: int) -> list[Outgoing]:
+        rows = [
+            m
+            for oid, (key, m) in sorted(self.outbox.items())
+            if oid not in self.emitted and key.startswith(prefix)
+        ]
+        return rows[:limit]
+
+    async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
+        self.emitted.update(outbox_ids)

@@ -3,7 +3,9 @@
 A real HTTP server (Starlette under uvicorn, in a thread, on 127.0.0.1 and a free
 port) so tests and benchmarks exercise the `openai` client, its timeouts and its
 error mapping exactly as against OpenAI or vLLM. Each request takes the next
-`Reply` from the script, or the default one; every request body is recorded.
+`Reply` from the script, else the `responder`'s reply to the request body when one
+is set (answers that depend on the document), else the default one; every request
+body is recorded.
 
 A `Reply` answers with the fields it names (the rest of the request's schema is
 null), tokenised into small chunks whose logprobs make each value's probability
@@ -20,6 +22,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,6 +88,7 @@ class ScriptedLlmServer:
 
     def __init__(self, *, default: Reply | None = None) -> None:
         self.default = default or Reply()
+        self.responder: Callable[[dict[str, Any]], Reply] | None = None
         self.script: deque[Reply] = deque()
         self.requests: list[dict[str, Any]] = []
         self._server: uvicorn.Server | None = None
@@ -97,7 +101,10 @@ class ScriptedLlmServer:
     async def _chat(self, request: Request) -> JSONResponse:
         body = await request.json()
         self.requests.append(body)
-        reply = self.script.popleft() if self.script else self.default
+        if self.script:
+            reply = self.script.popleft()
+        else:
+            reply = self.responder(body) if self.responder is not None else self.default
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
         if reply.status != 200:

@@ -46,6 +46,9 @@ from schemas.llm import Completion
 # that return no logprobs always meet a person until thresholds are fitted on them.
 NO_LOGPROBS_CONFIDENCE = 0.5
 _MAX_NOTE = 2000
+UNAVAILABLE = "llm_unavailable"
+"""Failure prefix when the server gave no usable answer in time: worth trying again
+later (agents.llm_retry), unlike a refusal or an answer outside the schema."""
 
 
 @runtime_checkable
@@ -181,11 +184,11 @@ class LlmExtractor:
             except TimeoutError:
                 return self._failed(
                     document.kind,
-                    f"llm_unavailable: no answer within {self._budget_s:g}s ({attempts} attempts)",
+                    f"{UNAVAILABLE}: no answer within {self._budget_s:g}s ({attempts} attempts)",
                     {"attempts": str(attempts)},
                 )
             except Exception as exc:  # permanent or retries exhausted: a person decides
-                kind = "llm_unavailable" if isinstance(exc, self._retry_on) else "llm_error"
+                kind = UNAVAILABLE if isinstance(exc, self._retry_on) else "llm_error"
                 return self._failed(
                     document.kind,
                     f"{kind}: {type(exc).__name__}: {exc}"[:_MAX_NOTE],

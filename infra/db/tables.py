@@ -139,7 +139,9 @@ class ReviewTaskRow(SQLModel, table=True):
     task_id: str = Field(primary_key=True)
     document_id: str = Field(unique=True, foreign_key="documents.document_id")
     kind: str = Field(index=True)
-    status: str = Field(default="open", index=True, description="open | completed")
+    status: str = Field(
+        default="open", index=True, description="open | completed | superseded (decided by an LLM retry)"
+    )
     priority: int = Field(index=True)
     due_at: datetime = Field(index=True)
     reasons: list[Any] = Field(sa_column=Column(JSON, nullable=False))
@@ -150,6 +152,9 @@ class ReviewTaskRow(SQLModel, table=True):
     reviewer: str | None = None
     created_at: datetime = Field(default_factory=utcnow, index=True)
     completed_at: datetime | None = None
+    thread_id: str | None = Field(
+        default=None, description="workflow thread waiting for the answer; None = the document id"
+    )
 
 
 class CorrectionRow(SQLModel, table=True):
