@@ -138,10 +138,12 @@ async def _decided_event_ids(bootstrap: str, topic: str, *, want: int) -> Counte
     return Counter({doc: len(ids) for doc, ids in seen.items()})
 
 
-def test_an_llm_outage_is_retried_once_the_server_recovers(tmp_path: Path, trained_models: Path) -> None:
+def test_an_llm_outage_is_retried_once_the_server_recovers(
+    tmp_path: Path, trained_models: Path, fault_db: str
+) -> None:
     prefix = f"outage-{uuid.uuid4().hex[:8]}"
     topics = Topics.with_prefix(prefix)
-    db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    db_url = fault_db
     log = tmp_path / "worker.log"
     migrate(db_url)
     events, golds = zip(*(invoice(i) for i in range(N)), strict=True)
