@@ -12,6 +12,7 @@ from pathlib import Path
 from mode import Service
 from rich.console import Console
 
+from autoclerk.epoch import EpochWatch, learn_epoch_sync, reset_report, shout
 from autoclerk.runtime import RETRYABLE, Runtime, ensure_models, open_runtime
 from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
@@ -89,7 +90,12 @@ def run_worker_process(settings: Settings) -> int:
             bootstrap=settings.kafka.bootstrap, names=topics.all(), partitions=settings.kafka.partitions
         )
     )
-    asyncio.run(_preflight(settings))
+    asyncio.run(_preflight(settings))  # migrates the database, which reset_report reads
+    epoch = learn_epoch_sync(bootstrap=settings.kafka.bootstrap, prefix=settings.kafka.topic_prefix)
+    logging.getLogger("autoclerk").info("broker epoch %s", epoch)
+    warning = reset_report(db_url=settings.db.url, epoch=epoch)
+    if warning is not None:
+        shout(warning)
     processor = RuntimeProcessor(settings)
     app = build_app(
         bootstrap=settings.kafka.bootstrap,
@@ -98,8 +104,10 @@ def run_worker_process(settings: Settings) -> int:
         processor=processor,
         concurrency=settings.kafka.concurrency,
         retryable=(RetryableError, *RETRYABLE),
+        epoch=epoch,
     )
-    return run_worker(app=app, loglevel="info", services=[_Closer(processor)])
+    watch = EpochWatch(bootstrap=settings.kafka.bootstrap, prefix=settings.kafka.topic_prefix, epoch=epoch)
+    return run_worker(app=app, loglevel="info", services=[_Closer(processor), watch])
 
 
 def serve_broker(settings: Settings, *, port: int | None, console: Console) -> None:

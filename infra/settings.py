@@ -8,6 +8,7 @@ Nothing here is read at import time: call `Settings()` where the process starts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,11 @@ class KafkaSettings(BaseModel):
     partitions: int = Field(default=4, ge=1, le=256)
     max_event_bytes: int = Field(default=5_000_000, ge=1024, description="larger → dead letter")
     concurrency: int = Field(default=16, ge=1, le=1024, description="documents in flight")
+    embedded_storage: Literal["durable", "memory"] = Field(
+        default="durable",
+        description="embedded broker only: keep topics and offsets in embedded_dir, or in memory",
+    )
+    embedded_dir: Path = Field(default=Path("var/broker"), description="embedded broker's durable storage")
 
 
 class DbSettings(BaseModel):

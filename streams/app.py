@@ -77,11 +77,14 @@ def build_app(
     retry: RetryPolicy = DEFAULT_RETRY,
     session_timeout_s: float = 6.0,
     web_port: int | None = None,
+    epoch: str = "",
     **overrides: Any,
 ) -> faust.App:
     """A faust app whose agents consume `topics.received` and `topics.review_completed`.
 
-    `app_id` is also the consumer group. `overrides` are passed to `faust.App` last.
+    `app_id` is also the consumer group. `epoch` (the broker incarnation, see
+    `infra.kafka.broker_epoch`) is stamped on every message's `MessageMeta`.
+    `overrides` are passed to `faust.App` last.
     """
     app = faust.App(
         app_id,
@@ -111,11 +114,11 @@ def build_app(
             name=f"{app_id}.{stage}",
             concurrency=1,
             supervisor_strategy=CrashingSupervisor,
-        )(_agent_fn(app, handler, stage, concurrency))
+        )(_agent_fn(app, handler, stage, concurrency, epoch))
     return app
 
 
-def _agent_fn(app: faust.App, handler: MessageHandler, stage: Stage, concurrency: int) -> Any:
+def _agent_fn(app: faust.App, handler: MessageHandler, stage: Stage, concurrency: int, epoch: str) -> Any:
     async def crash(error: BaseException) -> None:
         await app.crash(error)
 
@@ -126,7 +129,7 @@ def _agent_fn(app: faust.App, handler: MessageHandler, stage: Stage, concurrency
             async for event in manual.events():
                 if window.failure is not None:
                     raise window.failure
-                work = partial(handler.handle, stage=stage, raw=_raw(event), meta=_meta(event))
+                work = partial(handler.handle, stage=stage, raw=_raw(event), meta=_meta(event, epoch))
                 await window.submit(event, work)
             await window.drain()
         finally:
@@ -141,7 +144,7 @@ def _raw(event: EventT) -> bytes:
     return value if isinstance(value, bytes) else bytes(value or b"")
 
 
-def _meta(event: EventT) -> MessageMeta:
+def _meta(event: EventT, epoch: str) -> MessageMeta:
     message = event.message
     timestamp = message.timestamp
     return MessageMeta(
@@ -150,6 +153,7 @@ def _meta(event: EventT) -> MessageMeta:
         offset=message.offset,
         timestamp_ms=int(timestamp * 1000) if timestamp else None,
         key=message.key if isinstance(message.key, bytes) else None,
+        epoch=epoch,
     )
 
 
