@@ -56,6 +56,9 @@ class Supervisor:
     def pids(self) -> list[int]:
         return [s.proc.pid for s in self._slots]
 
+    def all_running(self) -> bool:
+        return all(s.restart_at is None and s.proc.poll() is None for s in self._slots)
+
     def check(self, *, now: float | None = None) -> None:
         """Notice exited workers and restart those whose backoff has passed (non-blocking)."""
         now = time.monotonic() if now is None else now
