@@ -71,7 +71,7 @@ def shout(message: str) -> None:
 class EpochWatch(Service):
     """Re-reads the epoch marker; restarts the worker in place when the broker was reset."""
 
-    def __init__(self, *, bootstrap: str, prefix: str, epoch: str, interval_s: float = 5.0) -> None:
+    def __init__(self, *, bootstrap: str, prefix: str, epoch: str, interval_s: float = 2.0) -> None:
         super().__init__()
         self._bootstrap = bootstrap
         self._prefix = prefix
