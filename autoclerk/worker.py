@@ -116,12 +116,17 @@ def serve_broker(settings: Settings, *, port: int | None, console: Console) -> N
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with EmbeddedBroker(port=port, log_path=Path("var/logs/broker.log")) as broker:
+        durable = settings.kafka.embedded_storage == "durable"
+        storage_dir = settings.kafka.embedded_dir if durable else None
+        async with EmbeddedBroker(
+            port=port, log_path=Path("var/logs/broker.log"), storage_dir=storage_dir
+        ) as broker:
             topics = Topics.with_prefix(settings.kafka.topic_prefix)
             await ensure_topics(
                 bootstrap=broker.bootstrap, names=topics.all(), partitions=settings.kafka.partitions
             )
             console.print(f"broker on {broker.bootstrap}; topics: {', '.join(topics.all())}")
+            console.print(f"storage: {storage_dir or 'memory (lost when it stops)'}")
             console.print(f"use it with: export AUTOCLERK_KAFKA__BOOTSTRAP={broker.bootstrap}")
             await stop.wait()
 
