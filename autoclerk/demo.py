@@ -1,13 +1,16 @@
 """`autoclerk run`: the whole pipeline on the embedded default, end to end.
 
-Starts the embedded broker (unless one is configured), a worker process, publishes
-the shipped sample, follows outcomes in the store and prints the summary.
+Starts the embedded broker (unless one is configured; durable in `var/broker` by
+default), worker processes that are restarted when they exit (`autoclerk.supervise`),
+says loudly when the broker came back empty (`autoclerk.epoch`), publishes the shipped
+sample, follows outcomes in the store and prints the summary.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,11 +22,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy.engine import make_url
 
+from autoclerk.epoch import learn_epoch, reset_report
 from autoclerk.publish import publish_events
 from autoclerk.reference import load_shipped_reference
 from autoclerk.runtime import ensure_models
 from autoclerk.samples import received_event, sample_documents
 from autoclerk.summary import RunSummary, collect_summary, summary_table
+from autoclerk.supervise import Supervisor
 from infra.broker import EmbeddedBroker
 from infra.db.engine import make_engine, migrate
 from infra.kafka import ensure_topics
@@ -63,10 +68,12 @@ async def wait_for_outcomes(
     *,
     settings: Settings,
     expected: int,
-    workers: list[subprocess.Popen[bytes]],
+    supervisor: Supervisor,
     console: Console,
     timeout_s: float,
 ) -> RunSummary:
+    """Follow the store until every document has an outcome, restarting workers that exit
+    (`WorkerKeepsDying` when one exits too often)."""
     engine = make_engine(settings.db.url)
     deadline = time.monotonic() + timeout_s
     try:
@@ -85,14 +92,18 @@ async def wait_for_outcomes(
                 bar.update(task, completed=min(done, expected))
                 if done >= expected:
                     return summary
-                if any(w.poll() is not None for w in workers):
-                    codes = [w.returncode for w in workers]
-                    raise RuntimeError(f"a worker exited (codes {codes}); see var/logs/worker-*.log")
+                supervisor.check()
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"only {done} of {expected} documents reached an outcome")
                 await asyncio.sleep(0.25)
     finally:
         engine.dispose()
+
+
+async def keep_workers_alive(supervisor: Supervisor) -> None:
+    while True:
+        supervisor.check()
+        await asyncio.sleep(1.0)
 
 
 def stop_worker(worker: subprocess.Popen[bytes], *, timeout_s: float = 15.0) -> None:
@@ -115,8 +126,11 @@ async def demo_run(
     serve: bool,
     n_workers: int = 1,
 ) -> RunSummary:
+    durable = settings.kafka.embedded_storage == "durable"
     if fresh:
         _reset_sqlite(settings.db.url)
+        if settings.kafka.bootstrap is None and durable:
+            shutil.rmtree(settings.kafka.embedded_dir, ignore_errors=True)
     ensure_models(settings, log=console.print)
     migrate(settings.db.url)
     engine = make_engine(settings.db.url)
@@ -128,31 +142,47 @@ async def demo_run(
     async with AsyncExitStack() as stack:
         bootstrap = settings.kafka.bootstrap
         if bootstrap is None:
-            broker = await EmbeddedBroker(log_path=Path("var/logs/broker.log")).astart()
+            storage_dir = settings.kafka.embedded_dir if durable else None
+            broker = EmbeddedBroker(log_path=Path("var/logs/broker.log"), storage_dir=storage_dir)
+            await broker.astart()
             stack.callback(broker.stop)
             bootstrap = broker.bootstrap
-            console.print(f"embedded broker on {bootstrap} (pid {broker.pid})")
+            where = f"storage {storage_dir}" if durable else "MEMORY storage: lost if it dies"
+            console.print(f"embedded broker on {bootstrap} (pid {broker.pid}, {where})")
         await ensure_topics(bootstrap=bootstrap, names=topics.all(), partitions=settings.kafka.partitions)
+        epoch = await learn_epoch(bootstrap=bootstrap, prefix=settings.kafka.topic_prefix)
+        warning = await asyncio.to_thread(reset_report, db_url=settings.db.url, epoch=epoch)
+        if warning is not None:
+            console.print(f"[bold red]{warning}[/bold red]")
         # One process per core: extraction is CPU-bound, and the consumer group
         # spreads the partitions over the processes.
-        workers = []
-        for i in range(n_workers):
-            log_path = Path(f"var/logs/worker-{i}.log")
-            workers.append(spawn_worker(settings=settings, bootstrap=bootstrap, log_path=log_path))
-            stack.callback(stop_worker, workers[-1])
+        supervisor = Supervisor(
+            spawn=lambda log_path: spawn_worker(settings=settings, bootstrap=bootstrap, log_path=log_path),
+            log_paths=[Path(f"var/logs/worker-{i}.log") for i in range(n_workers)],
+            say=lambda line: console.print(f"[yellow]{line}[/yellow]"),
+        )
+        stack.callback(supervisor.stop)
         console.print(
-            f"{n_workers} worker process(es): {', '.join(str(w.pid) for w in workers)}; logs in var/logs/"
+            f"{n_workers} worker process(es): {', '.join(map(str, supervisor.pids))}; logs in var/logs/"
         )
         sent = await publish_events(
             bootstrap=bootstrap, topic=topics.received, events=(received_event(d) for d in docs)
         )
         console.print(f"published {sent} documents to {topics.received}")
         summary = await wait_for_outcomes(
-            settings=settings, expected=sent, workers=workers, console=console, timeout_s=timeout_s
+            settings=settings, expected=sent, supervisor=supervisor, console=console, timeout_s=timeout_s
         )
         console.print(summary_table(summary, published=sent))
         if serve:
             from autoclerk.demo_review import serve_review
 
-            await serve_review(settings=settings, bootstrap=bootstrap, console=console)
+            ui = asyncio.create_task(serve_review(settings=settings, bootstrap=bootstrap, console=console))
+            alive = asyncio.create_task(keep_workers_alive(supervisor))
+            try:
+                done, _ = await asyncio.wait({ui, alive}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (ui, alive):
+                    task.cancel()
+            for task in done:
+                task.result()  # WorkerKeepsDying, or the UI's own error
     return summary

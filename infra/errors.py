@@ -15,8 +15,10 @@ error's message as the reason, or send it to human review).
         ├── PdfUnreadable        bytes are not a readable PDF with a text layer
         │                        (`reason`: not_pdf, encrypted, no_text, too_many_pages)
         ├── BrokerError          the embedded tansu broker cannot start or is not running
-        │   └── BrokerNotReadyError  it started but exited or never answered a metadata request
-        └── TopicCreationError   the broker refused to create a topic (other than "exists")
+        │   ├── BrokerNotReadyError  it started but exited or never answered a metadata request
+        │   └── BrokerStorageError   its durable storage (the local S3 folder server) did not start
+        ├── TopicCreationError   the broker refused to create a topic (other than "exists")
+        └── EpochMarkerError     the broker's epoch marker could not be written or read back
 
 Add new adapters' errors under the branch that matches how they must be handled,
 and draw them in the tree above.
@@ -61,6 +63,14 @@ class BrokerError(PermanentInfraError):
 
 class BrokerNotReadyError(BrokerError):
     """tansu started but exited, or did not answer a metadata request in time."""
+
+
+class BrokerStorageError(BrokerError):
+    """The embedded broker's durable storage (localbucket on a local folder) did not start."""
+
+
+class EpochMarkerError(PermanentInfraError):
+    """The `<prefix>.epoch` marker could not be produced or was not readable at offset 0."""
 
 
 class TopicCreationError(PermanentInfraError):

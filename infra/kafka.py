@@ -8,21 +8,28 @@ idempotent effects, not by the broker.
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
-from infra.errors import TopicCreationError
+from infra.errors import EpochMarkerError, TopicCreationError
 from schemas.messages import Topics
 
 __all__ = [
+    "EpochMarkerError",
     "TopicCreationError",
     "Topics",
+    "broker_epoch",
     "ensure_topics",
+    "epoch_topic",
     "make_consumer",
     "make_producer",
+    "read_epoch",
     "topic_names",
 ]
 
@@ -30,6 +37,61 @@ __all__ = [
 def topic_names(prefix: str) -> Topics:
     """`<prefix>.documents.received` and friends; a fresh prefix isolates a test."""
     return Topics.with_prefix(prefix)
+
+
+def epoch_topic(prefix: str) -> str:
+    """The single-partition topic whose first message names the broker's incarnation."""
+    return f"{prefix}.epoch"
+
+
+async def read_epoch(*, bootstrap: str, topic: str, wait_s: float = 1.5) -> str | None:
+    """The first marker in `topic`, or None when the topic is empty or missing.
+
+    Reads partition 0 from offset 0 with a bounded fetch: tansu reports end offsets
+    wrongly, so "is it empty?" is answered by trying to read, never by asking.
+    """
+    consumer = make_consumer(bootstrap=bootstrap, group_id=None, client_id="autoclerk-epoch")
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, 0)
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        deadline = time.monotonic() + wait_s
+        while True:
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                return None
+            batch = await consumer.getmany(tp, timeout_ms=min(remaining_ms, 500), max_records=1)
+            for record in batch.get(tp, []):
+                if record.offset == 0 and record.value:
+                    return bytes(record.value).decode()
+                # A marker topic whose offset 0 is gone (retention) is not our marker.
+                return None
+    finally:
+        await consumer.stop()
+
+
+async def broker_epoch(*, bootstrap: str, topic: str) -> str:
+    """The broker's epoch: the first marker in `topic`, written now if there is none.
+
+    Concurrent starters may each write a marker; all of them read offset 0 back,
+    so they agree on the first one. The topic must exist (see `ensure_topics`).
+    """
+    found = await read_epoch(bootstrap=bootstrap, topic=topic)
+    if found is not None:
+        return found
+    producer = make_producer(bootstrap=bootstrap, client_id="autoclerk-epoch", linger_ms=0)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, uuid.uuid4().hex.encode(), partition=0)
+    finally:
+        await producer.stop()
+    for _ in range(10):  # the marker is there now; give a slow broker a few tries
+        found = await read_epoch(bootstrap=bootstrap, topic=topic, wait_s=3.0)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.2)
+    raise EpochMarkerError(f"wrote an epoch marker to {topic!r} but cannot read offset 0 back")
 
 
 async def ensure_topics(

@@ -8,6 +8,7 @@ Nothing here is read at import time: call `Settings()` where the process starts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +31,11 @@ class KafkaSettings(BaseModel):
     health_port: int | None = Field(
         default=None, ge=1, le=65535, description="worker GET /healthz on 127.0.0.1; None: no web server"
     )
+    embedded_storage: Literal["durable", "memory"] = Field(
+        default="durable",
+        description="embedded broker only: keep topics and offsets in embedded_dir, or in memory",
+    )
+    embedded_dir: Path = Field(default=Path("var/broker"), description="embedded broker's durable storage")
 
 
 class DbSettings(BaseModel):

@@ -166,6 +166,11 @@ class SqlStore:
                         detail=f"{why}: already received as event {by_id.event_id}",
                     )
                 )
+                if by_id.status == "processing":
+                    # Admitted, but no outcome was stored (the worker died mid-workflow and
+                    # the broker lost the message): upstream's re-send is the only copy left,
+                    # so run the workflow again instead of waiting for one that never comes.
+                    return await self._finished_or_resume(s, doc_id)
                 return Admission("duplicate", why, await self._pending(s, document_id=doc_id))
             s.add(ledger_row(meta, raw, status="accepted", event_id=env.event_id, document_id=doc_id))
             s.add(
