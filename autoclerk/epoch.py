@@ -36,7 +36,14 @@ BANNER = "!" * 78
 
 async def learn_epoch(*, bootstrap: str, prefix: str) -> str:
     topic = epoch_topic(prefix)
-    await ensure_topics(bootstrap=bootstrap, names=[topic], partitions=1)
+    # Kept forever: on a Kafka with time retention an expired marker would look like
+    # a broker that came back empty.
+    await ensure_topics(
+        bootstrap=bootstrap,
+        names=[topic],
+        partitions=1,
+        configs={"retention.ms": "-1", "retention.bytes": "-1"},
+    )
     return await broker_epoch(bootstrap=bootstrap, topic=topic)
 
 

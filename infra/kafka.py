@@ -101,10 +101,12 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
     timeout_ms: int = 10_000,
+    configs: dict[str, str] | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names created.
 
     Existing topics are left alone (their partition count is not changed).
+    `configs` are topic configs for the created ones (e.g. `retention.ms`).
     """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=timeout_ms)
     await admin.start()
@@ -114,7 +116,7 @@ async def ensure_topics(
         if not missing:
             return []
         response = await admin.create_topics(
-            [NewTopic(n, partitions, replication_factor) for n in missing],
+            [NewTopic(n, partitions, replication_factor, topic_configs=configs or {}) for n in missing],
             timeout_ms=timeout_ms,
         )
     finally:
