@@ -57,6 +57,9 @@ class RuntimeProcessor:
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
         await (await self._rt()).service.mark_emitted(outbox_ids=outbox_ids)
 
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
+        await (await self._rt()).service.mark_undeliverable(outbox_ids=outbox_ids, reason=reason)
+
     async def close(self) -> None:
         await self._stack.aclose()
 
@@ -98,6 +101,8 @@ def run_worker_process(settings: Settings) -> int:
         processor=processor,
         concurrency=settings.kafka.concurrency,
         retryable=(RetryableError, *RETRYABLE),
+        max_message_bytes=settings.kafka.max_message_bytes,
+        max_event_bytes=settings.kafka.max_event_bytes,
     )
     return run_worker(app=app, loglevel="info", services=[_Closer(processor)])
 

@@ -28,6 +28,9 @@ class Processor(Protocol):
       committing the offset so the message is delivered again.
     - `mark_emitted` is called after every returned `Outgoing` was acknowledged by
       the broker, with the `outbox_id`s that were set.
+    - `mark_undeliverable` is called with the `outbox_id`s of messages the broker can
+      never accept (too large, refused as invalid) and the reason; it records them as
+      failed so they are not announced again, and the input is then acknowledged.
     """
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]: ...
@@ -35,3 +38,5 @@ class Processor(Protocol):
     async def on_review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]: ...
 
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None: ...
+
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None: ...
