@@ -208,7 +208,7 @@ def _publisher(app: faust.App, *, max_bytes: int) -> Any:
                             m.topic, m.key, m.value, partition=None, timestamp=None, headers=None
                         )
                     except Exception as exc:
-                        if not _never_accepted(exc):
+                        if not never_accepted(exc):
                             raise
                         refused.append((m, f"refused by the producer: {exc!r}"))
                         continue
@@ -219,7 +219,7 @@ def _publisher(app: faust.App, *, max_bytes: int) -> Any:
         transient = []
         for (m, _), result in zip(pending, results, strict=True):
             if isinstance(result, BaseException):
-                if _never_accepted(result):
+                if never_accepted(result):
                     refused.append((m, f"refused by the broker: {result!r}"))
                 else:
                     transient.append(result)
@@ -232,7 +232,7 @@ def _publisher(app: faust.App, *, max_bytes: int) -> Any:
     return publish
 
 
-def _never_accepted(exc: BaseException) -> bool:
+def never_accepted(exc: BaseException) -> bool:
     """Whether the error, or one it wraps (faust wraps the producer's), is a permanent refusal."""
     seen: BaseException | None = exc
     for _ in range(5):
