@@ -40,7 +40,7 @@ class DocumentLimits:
     """
 
     max_text_chars: int = 300_000
-    max_lines: int = 3_000
+    max_lines: int = 2_000
     max_line_chars: int = 10_000
 
 

@@ -1,11 +1,13 @@
 """Time, peak memory and outgoing message sizes for one large, valid document.
 
-    .venv/bin/python -m bench.large_document --mb 4 [--shape lines|line] [--models DIR]
+    .venv/bin/python -m bench.large_document --mb 4 [--shape lines|line|wide] [--models DIR]
 
 Runs the real service (ONNX triage, local extractor, zen rules, SQLite store and
 checkpointer, as `autoclerk worker` opens them) on one claim padded to the given
 size: `lines` repeats service lines (a long claim), `line` puts the padding in one
-line (a notes field pasted into the form). Each run is its own process, so the
+line (a notes field pasted into the form), `wide` in lines of 9,900 characters (the
+worst case under the default limits: extraction work grows with the square of a
+line's length). Each run is its own process, so the
 peak RSS is this document's. Prints JSON: seconds, peak RSS before and after the
 document, the outcome topic and the size of every outgoing message.
 """
@@ -33,9 +35,13 @@ def padded_claim(*, data_dir: Path, target_bytes: int, shape: str) -> Envelope[D
     """A shipped health claim grown to `target_bytes` of text."""
     claim = load_labelled_jsonl(data_dir / "samples" / "claims.jsonl")[0]
     head = claim.text
+    filler = "NOTES " + ("patient reports mild discomfort after the procedure; " * (target_bytes // 50))
     if shape == "line":
-        filler = "NOTES " + ("patient reports mild discomfort after the procedure; " * (target_bytes // 50))
         text = head + "\n" + filler[: max(0, target_bytes - len(head))]
+    elif shape == "wide":
+        width = 9_900
+        rows = [filler[i : i + width] for i in range(0, max(0, target_bytes - len(head)), width)]
+        text = "\n".join([head, *rows])
     else:
         row = "{n}  04 29 26  04 29 26  11  390906007  A  85 55  1  NPI 1364346179"
         rows, size, n = [head], len(head), 0
@@ -48,6 +54,12 @@ def padded_claim(*, data_dir: Path, target_bytes: int, shape: str) -> Envelope[D
         document_id=f"large-{shape}-{target_bytes}", kind="claim", claim_type=claim.claim_type, text=text
     )
     return Envelope[DocumentReceived](type="document.received", source="bench", payload=payload)
+
+
+def _reasons(payload: dict[str, object]) -> object:
+    if "reason" in payload:  # a dead letter
+        return payload["reason"]
+    return [str(r["message"])[:120] for r in payload.get("reasons", [])]  # type: ignore[attr-defined]
 
 
 def _peak_rss_mb() -> float:
@@ -78,14 +90,14 @@ async def run(*, mb: float, shape: str, models: Path | None) -> dict[str, object
         "peak_rss_mb_before": round(before, 1),
         "peak_rss_mb_after": round(_peak_rss_mb(), 1),
         "outgoing": [{"topic": m.topic, "bytes": len(m.value)} for m in out],
-        "reason": [json.loads(m.value)["payload"].get("reason") for m in out if "deadletter" in m.topic],
+        "reasons": [_reasons(json.loads(m.value)["payload"]) for m in out],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mb", type=float, default=4.0)
-    parser.add_argument("--shape", choices=("lines", "line"), default="lines")
+    parser.add_argument("--shape", choices=("lines", "line", "wide"), default="lines")
     parser.add_argument("--models", type=Path, default=None)
     args = parser.parse_args()
     threadpool_limits(limits=1, user_api="openmp")

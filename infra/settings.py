@@ -33,7 +33,7 @@ class LimitSettings(BaseModel):
     """Work per document, checked after parsing and before any model runs (larger → dead letter)."""
 
     max_text_chars: int = Field(default=300_000, ge=1000, description="characters of text")
-    max_lines: int = Field(default=3_000, ge=10, description="text, OCR or PDF lines")
+    max_lines: int = Field(default=2_000, ge=10, description="text, OCR or PDF lines")
     max_line_chars: int = Field(default=10_000, ge=100, description="characters in one line")
     max_pdf_pages: int = Field(default=50, ge=1, description="pages of a PDF")
 
