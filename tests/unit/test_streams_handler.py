@@ -202,3 +202,11 @@ async def test_a_dead_letter_from_the_edge_keeps_to_the_budget() -> None:
     letter = Envelope[DeadLetter].model_validate_json(dead.value).payload
     assert letter.original_omitted and letter.original_base64 == "" and letter.original_record is None
     assert (letter.original_size_bytes, letter.offset) == (200_000, 41)
+
+
+async def test_a_refusal_after_a_transient_failure_is_still_permanent() -> None:
+    processor = ScriptedProcessor(result=DECIDED)
+    broker = Broker(DeliveryError("timeout"), refuse=frozenset({b"ok"}))
+    out = await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert out == [DECIDED[1]] and broker.calls == 2
+    assert processor.undeliverable == [([7], "MESSAGE_TOO_LARGE")]
