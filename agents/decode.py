@@ -6,12 +6,14 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from agents.errors import (
+    DocumentTooLarge,
     EmptyDocument,
     EventTooLarge,
     UndecodableEvent,
@@ -24,7 +26,26 @@ from schemas.events import SUPPORTED_SCHEMA_VERSIONS, DocumentReceived, Envelope
 P = TypeVar("P", bound=BaseModel)
 
 PdfParser = Callable[[bytes], tuple[list[Line], list[PageSize]]]
-"""bytes → lines and page sizes; raises on unreadable input."""
+"""bytes → lines and page sizes; raises on unreadable input (the adapter enforces its
+own page limit)."""
+
+
+@dataclass(frozen=True)
+class DocumentLimits:
+    """How much text one document may bring, checked before any model runs.
+
+    Extraction looks at every candidate span with its line's context, so its work grows
+    with the number of lines and with the square of a line's length; a 4 MB text once
+    took minutes and gigabytes. The shipped documents have at most 153 lines of at
+    most 201 characters (2,200 in all); the defaults leave a wide margin.
+    """
+
+    max_text_chars: int = 300_000
+    max_lines: int = 2_000
+    max_line_chars: int = 10_000
+
+
+DEFAULT_LIMITS = DocumentLimits()
 
 
 def _summary(err: ValidationError) -> str:
@@ -87,7 +108,21 @@ def _check_text(raw: bytes, data: Any) -> None:
                 raise UndecodableEvent(f"text is not valid Unicode: {where}") from exc
 
 
-def parse_document(received: DocumentReceived, *, parse_pdf: PdfParser) -> Document:
+def check_limits(texts: Sequence[str], limits: DocumentLimits) -> None:
+    """Raise `DocumentTooLarge` when the text lines exceed a limit; says which and by how much."""
+    if len(texts) > limits.max_lines:
+        raise DocumentTooLarge(f"document has {len(texts)} lines, limit {limits.max_lines}")
+    total = sum(map(len, texts))
+    if total > limits.max_text_chars:
+        raise DocumentTooLarge(f"document has {total} characters of text, limit {limits.max_text_chars}")
+    longest = max(map(len, texts), default=0)
+    if longest > limits.max_line_chars:
+        raise DocumentTooLarge(f"document has a line of {longest} characters, limit {limits.max_line_chars}")
+
+
+def parse_document(
+    received: DocumentReceived, *, parse_pdf: PdfParser, limits: DocumentLimits = DEFAULT_LIMITS
+) -> Document:
     common = {
         "document_id": received.document_id,
         "kind": received.kind,
@@ -95,6 +130,8 @@ def parse_document(received: DocumentReceived, *, parse_pdf: PdfParser) -> Docum
         "metadata": received.metadata,
     }
     if received.text is not None:
+        # Checked on the raw rows first, so an oversized text never becomes line objects.
+        check_limits([t for t in received.text.splitlines() if t.strip()], limits)
         doc = Document.from_text(text=received.text, **common)  # type: ignore[arg-type]
     elif received.ocr_lines is not None:
         doc = Document(lines=received.ocr_lines, pages=received.pages, **common)  # type: ignore[arg-type]
@@ -110,4 +147,5 @@ def parse_document(received: DocumentReceived, *, parse_pdf: PdfParser) -> Docum
         doc = Document(lines=lines, pages=pages, **common)  # type: ignore[arg-type]
     if not any(line.text.strip() for line in doc.lines):
         raise EmptyDocument("document has no text")
+    check_limits([line.text for line in doc.lines], limits)
     return doc

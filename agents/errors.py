@@ -6,6 +6,7 @@
     │   ├── UnsupportedVersion schema_version we do not speak
     │   ├── EventTooLarge      over `kafka.max_event_bytes`
     │   ├── EmptyDocument      no text to work on
+    │   ├── DocumentTooLarge   parsed text over a work limit (characters, lines, line length)
     │   ├── UnreadableDocument PDF or base64 that cannot be parsed
     │   ├── ContentConflict    a known document_id with different content
     │   └── ReviewRefused      unknown task, duplicate or late completion
@@ -40,6 +41,10 @@ class EventTooLarge(InvalidEvent):
 
 class EmptyDocument(InvalidEvent):
     pass
+
+
+class DocumentTooLarge(InvalidEvent):
+    """Parsed text over `DocumentLimits`: refused before any model runs on it."""
 
 
 class UnreadableDocument(InvalidEvent):

@@ -143,6 +143,9 @@ class DocumentStore(Protocol):
 
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None: ...
 
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
+        """These outbox messages can never be sent: record why, and never announce them again."""
+
     async def reference_facts(self, *, extraction: Extraction, document_id: str) -> ReferenceFacts: ...
 
 

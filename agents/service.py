@@ -7,16 +7,17 @@ every store write is keyed so that a redelivery re-announces instead of redoing.
 
 from __future__ import annotations
 
-import base64
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from agents.decode import PdfParser, decode_envelope, parse_document
+from agents.budget import DEFAULT_MAX_MESSAGE_BYTES, Part, fit
+from agents.budget import dead_letter as dead_letter_message
+from agents.decode import DocumentLimits, PdfParser, decode_envelope, parse_document
 from agents.errors import (
     AgentError,
     ContentConflict,
@@ -24,12 +25,18 @@ from agents.errors import (
     ReviewRefused,
     WorkflowError,
 )
+from agents.outgoing import (
+    correction_parts,
+    dead_letter_record,
+    decision_parts,
+    review_parts,
+    review_summary,
+)
 from agents.ports import DocumentStore
 from agents.routing import review_due
 from agents.state import WorkflowContext
 from schemas.events import (
     CorrectionRecorded,
-    DeadLetter,
     DocumentDecided,
     DocumentReceived,
     Envelope,
@@ -49,6 +56,9 @@ class ServiceConfig:
     retryable: tuple[type[BaseException], ...] = ()
     """Transient infrastructure errors: re-raised as they are so the edge retries,
     never turned into dead letters."""
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    """Every outgoing message (key + value) is built to fit (see `agents.budget`)."""
+    limits: DocumentLimits = field(default_factory=DocumentLimits)
 
 
 def outgoing_message(topic: str, key: str, envelope: Envelope[Any]) -> Outgoing:
@@ -90,6 +100,9 @@ class DocumentService:
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
         await self._store.mark_emitted(outbox_ids=outbox_ids)
 
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
+        await self._store.mark_undeliverable(outbox_ids=outbox_ids, reason=reason)
+
     async def _received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         env = decode_envelope(
             raw,
@@ -97,7 +110,7 @@ class DocumentService:
             event_type="document.received",
             max_bytes=self._cfg.max_event_bytes,
         )
-        document = parse_document(env.payload, parse_pdf=self._parse_pdf)
+        document = parse_document(env.payload, parse_pdf=self._parse_pdf, limits=self._cfg.limits)
         admission = await self._store.admit(meta=meta, raw=raw, envelope=env, document=document)
         if admission.status == "conflict":
             raise ContentConflict(admission.detail)
@@ -137,7 +150,7 @@ class DocumentService:
             correlation_id=correlation,
             payload=decided,
         )
-        msg = outgoing_message(self._cfg.topics.decided, document_id, env)
+        msg = self._fit(self._cfg.topics.decided, document_id, env, decision_parts(document_id=document_id))
         return await self._store.save_decision(
             document_id=document_id, state=result, decision=decided, message=msg
         )
@@ -167,9 +180,9 @@ class DocumentService:
             type="review.requested",
             source=self._cfg.source,
             correlation_id=correlation,
-            payload=task,
+            payload=review_summary(task),
         )
-        msg = outgoing_message(self._cfg.topics.review_requested, doc.document_id, out)
+        msg = self._fit(self._cfg.topics.review_requested, doc.document_id, out, review_parts(task))
         return await self._store.save_review_task(
             document_id=doc.document_id, state=result, task=task, message=msg
         )
@@ -223,7 +236,7 @@ class DocumentService:
             correlation_id=correlation,
             payload=decided,
         )
-        msgs = [outgoing_message(self._cfg.topics.decided, key, out)]
+        msgs = [self._fit(self._cfg.topics.decided, key, out, decision_parts(document_id=key))]
         if env.payload.corrections:
             fb = Envelope[CorrectionRecorded](
                 type="feedback.correction",
@@ -236,8 +249,14 @@ class DocumentService:
                     corrections=env.payload.corrections,
                 ),
             )
-            msgs.append(outgoing_message(self._cfg.topics.corrections, key, fb))
+            parts = correction_parts(document_id=key, task_id=env.payload.task_id)
+            msgs.append(self._fit(self._cfg.topics.corrections, key, fb, parts))
         return msgs
+
+    def _fit(self, topic: str, key: str, envelope: Envelope[Any], parts: list[Part]) -> Outgoing:
+        return fit(
+            topic=topic, key=key, envelope=envelope, parts=parts, max_bytes=self._cfg.max_message_bytes
+        )
 
     async def _dead_letter(self, *, raw: bytes, meta: MessageMeta, exc: Exception) -> list[Outgoing]:
         return await self.dead_letter(raw=raw, meta=meta, reason=str(exc), error_type=type(exc).__name__)
@@ -248,22 +267,16 @@ class DocumentService:
         """Record `raw` as a dead letter (database + outbox) and return the message."""
         # A reason can quote input: keep it storable (no NUL, no lone surrogates).
         reason = reason.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:2000]
-        env = Envelope[DeadLetter](
-            type="document.deadletter",
+        msg = dead_letter_message(
+            raw=raw,
+            meta=meta,
+            reason=reason,
+            error_type=error_type,
+            topic=self._cfg.topics.deadletter,
+            key=f"{meta.topic}:{meta.partition}:{meta.offset}".encode(),
             source=self._cfg.source,
-            payload=DeadLetter(
-                original_base64=base64.b64encode(raw).decode(),
-                reason=reason,
-                error_type=error_type,
-                topic=meta.topic,
-                partition=meta.partition,
-                offset=meta.offset,
-            ),
-        )
-        msg = outgoing_message(
-            self._cfg.topics.deadletter,
-            f"{meta.topic}:{meta.partition}:{meta.offset}",
-            env,
+            record=dead_letter_record(raw=raw, meta=meta),
+            max_bytes=self._cfg.max_message_bytes,
         )
         return await self._store.dead_letter(
             meta=meta,

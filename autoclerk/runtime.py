@@ -11,6 +11,7 @@ from pathlib import Path
 import psycopg
 import sqlalchemy.exc
 
+from agents.decode import DocumentLimits, PdfParser
 from agents.extract.errors import ModelArtifactError
 from agents.extract.llm import LlmExtractor
 from agents.extract.local import LocalExtractor, train_local_extractor
@@ -27,6 +28,7 @@ from infra.errors import RetryableInfraError
 from infra.pdf import parse_pdf
 from infra.settings import Settings
 from rules.evaluator import ZenRulesEvaluator
+from schemas.document import Line, PageSize
 from schemas.messages import Topics
 
 # Database outages and lock timeouts pass; the edge retries, then restarts the worker.
@@ -69,8 +71,20 @@ def ensure_models(settings: Settings, *, log: Callable[[str], None] = print) -> 
     return found
 
 
-def _pdf(data: bytes) -> tuple[list, list]:  # type: ignore[type-arg]
-    return parse_pdf(data=data)
+def document_limits(settings: Settings) -> DocumentLimits:
+    lim = settings.limits
+    return DocumentLimits(
+        max_text_chars=lim.max_text_chars, max_lines=lim.max_lines, max_line_chars=lim.max_line_chars
+    )
+
+
+def pdf_parser(settings: Settings) -> PdfParser:
+    max_pages = settings.limits.max_pdf_pages
+
+    def parse(data: bytes) -> tuple[list[Line], list[PageSize]]:
+        return parse_pdf(data=data, max_pages=max_pages)
+
+    return parse
 
 
 @dataclass
@@ -108,7 +122,7 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
             triage=triage,
             extractor=extractor,
             rules=ZenRulesEvaluator.load(settings.rules_dir),
-            parse_pdf=_pdf,
+            parse_pdf=pdf_parser(settings),
             routing=RoutingPolicy.load(
                 path=settings.models.dir / "routing" / "thresholds.json",
                 default_threshold=settings.routing.min_field_confidence,
@@ -123,6 +137,8 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
                 adapters=adapters,
                 topics=topics,
                 max_event_bytes=settings.kafka.max_event_bytes,
+                max_message_bytes=settings.kafka.max_message_bytes,
+                limits=document_limits(settings),
                 sla_hours=settings.review.sla_hours,
                 retryable=RETRYABLE,
             )

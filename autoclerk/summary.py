@@ -9,7 +9,7 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from infra.db.tables import DeadLetterRow, DecisionRow, DocumentRow, IngestLedger, ReviewTaskRow
+from infra.db.tables import DeadLetterRow, DecisionRow, DocumentRow, IngestLedger, OutboxRow, ReviewTaskRow
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,8 @@ class RunSummary:
     """producer timestamp → outcome stored: includes waiting in the topic behind a backlog"""
     processing_ms: list[float]
     """consumed → outcome stored: the worker's own time per document"""
+    undeliverable: int = 0
+    """outgoing messages the broker can never accept (outbox rows marked failed)"""
 
     @property
     def outcomes(self) -> int:
@@ -99,6 +101,7 @@ def collect_summary(engine: Engine) -> RunSummary:
             seconds=(last - start).total_seconds() if (last and start) else 0.0,
             latencies_ms=e2e,
             processing_ms=processing,
+            undeliverable=count(col(OutboxRow.failed_at).is_not(None), table=OutboxRow),
         )
 
 
@@ -116,6 +119,8 @@ def summary_table(summary: RunSummary, *, published: int | None = None) -> Table
     t.add_row("decided by reviewers", str(summary.human_decided))
     t.add_row("dead-lettered", str(summary.deadlettered))
     t.add_row("duplicates ignored", str(summary.duplicates))
+    if summary.undeliverable:
+        t.add_row("messages that cannot be sent (see outbox.failure)", str(summary.undeliverable))
     t.add_row("throughput", f"{summary.throughput:.1f} docs/s")
     for label, q, processing in (
         ("latency p50 (published → outcome)", 0.50, False),

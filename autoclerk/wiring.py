@@ -15,7 +15,8 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from agents.decode import PdfParser
+from agents.budget import DEFAULT_MAX_MESSAGE_BYTES
+from agents.decode import DocumentLimits, PdfParser
 from agents.graph import build_graph
 from agents.llm_retry import LlmRetrier, RetryConfig
 from agents.ports import Extractor, RulesEvaluator, TriageClassifier
@@ -68,6 +69,8 @@ def build_service(
     adapters: Adapters,
     topics: Topics,
     max_event_bytes: int = 5_000_000,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    limits: DocumentLimits | None = None,
     sla_hours: float = 24.0,
     clock: Callable[[], datetime] = utc_clock,
     retryable: tuple[type[BaseException], ...] = (),
@@ -77,7 +80,12 @@ def build_service(
         graph=build_graph(checkpointer=checkpointer),
         context=workflow_context(store=store, adapters=adapters, clock=clock),
         config=ServiceConfig(
-            topics=topics, max_event_bytes=max_event_bytes, sla_hours=sla_hours, retryable=retryable
+            topics=topics,
+            max_event_bytes=max_event_bytes,
+            sla_hours=sla_hours,
+            retryable=retryable,
+            max_message_bytes=max_message_bytes,
+            limits=limits or DocumentLimits(),
         ),
         parse_pdf=adapters.parse_pdf,
     )

@@ -69,6 +69,9 @@ class RuntimeProcessor:
         service = (await self._rt()).service
         return await service.dead_letter(raw=raw, meta=meta, reason=reason, error_type=error_type)
 
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
+        await (await self._rt()).service.mark_undeliverable(outbox_ids=outbox_ids, reason=reason)
+
     async def close(self) -> None:
         await self._stack.aclose()
 
@@ -118,6 +121,8 @@ def run_worker_process(settings: Settings) -> int:
         retry=RetryPolicy(give_up_after_s=settings.kafka.retry_for_s),
         web_port=settings.kafka.health_port,
         epoch=epoch,
+        max_message_bytes=settings.kafka.max_message_bytes,
+        max_event_bytes=settings.kafka.max_event_bytes,
     )
     watch = EpochWatch(bootstrap=settings.kafka.bootstrap, prefix=settings.kafka.topic_prefix, epoch=epoch)
     services: list[Service] = [_Closer(processor), watch]
@@ -126,7 +131,9 @@ def run_worker_process(settings: Settings) -> int:
         # on a closed runtime.
         services.append(
             LlmRetryLoop(
-                runtime=processor.runtime, publish=publisher(app), interval_s=settings.llm.retry_interval_s
+                runtime=processor.runtime,
+                publish=publisher(app, max_bytes=settings.kafka.max_message_bytes),
+                interval_s=settings.llm.retry_interval_s,
             )
         )
     return run_worker(app=app, loglevel="info", services=services)

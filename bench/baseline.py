@@ -109,6 +109,9 @@ class _PassThrough:
         if self.done >= self.n_messages:
             self.finished.set()
 
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
+        raise AssertionError(f"baseline messages are small; refused: {reason}")
+
 
 async def faust_edge_baseline(
     *,

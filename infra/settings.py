@@ -21,6 +21,12 @@ class KafkaSettings(BaseModel):
     topic_prefix: str = "autoclerk"
     partitions: int = Field(default=4, ge=1, le=256)
     max_event_bytes: int = Field(default=5_000_000, ge=1024, description="larger → dead letter")
+    max_message_bytes: int = Field(
+        default=900_000,
+        ge=65_536,
+        description="budget of every outgoing message (key + value); larger parts are cut and "
+        "referenced by their database row. Keep it under the broker's message.max.bytes",
+    )
     concurrency: int = Field(default=16, ge=1, le=1024, description="documents in flight")
     retry_for_s: float = Field(
         default=300.0,
@@ -36,6 +42,15 @@ class KafkaSettings(BaseModel):
         description="embedded broker only: keep topics and offsets in embedded_dir, or in memory",
     )
     embedded_dir: Path = Field(default=Path("var/broker"), description="embedded broker's durable storage")
+
+
+class LimitSettings(BaseModel):
+    """Work per document, checked after parsing and before any model runs (larger → dead letter)."""
+
+    max_text_chars: int = Field(default=300_000, ge=1000, description="characters of text")
+    max_lines: int = Field(default=2_000, ge=10, description="text, OCR or PDF lines")
+    max_line_chars: int = Field(default=10_000, ge=100, description="characters in one line")
+    max_pdf_pages: int = Field(default=50, ge=1, description="pages of a PDF")
 
 
 class DbSettings(BaseModel):
@@ -115,6 +130,7 @@ class Settings(BaseSettings):
     models: ModelSettings = ModelSettings()
     review: ReviewSettings = ReviewSettings()
     routing: RoutingSettings = RoutingSettings()
+    limits: LimitSettings = LimitSettings()
     rules_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "rules" / "graphs",
         description="folder of JDM decision graphs",

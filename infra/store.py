@@ -85,7 +85,7 @@ class SqlStore:
     async def _pending(
         self, s: AsyncSession, *, document_id: str | None = None, key: str | None = None
     ) -> list[Outgoing]:
-        q = select(OutboxRow).where(col(OutboxRow.emitted_at).is_(None))
+        q = select(OutboxRow).where(col(OutboxRow.emitted_at).is_(None), col(OutboxRow.failed_at).is_(None))
         if key is None:
             q = q.where(col(OutboxRow.document_id) == document_id)
         else:
@@ -306,6 +306,17 @@ class SqlStore:
         if outbox_ids:
             async with self._session() as s, s.begin():
                 q = update(OutboxRow).where(col(OutboxRow.id).in_(outbox_ids)).values(emitted_at=utcnow())
+                await s.execute(q)
+
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
+        """Record that these messages can never be sent; they are not announced again."""
+        if outbox_ids:
+            async with self._session() as s, s.begin():
+                q = (
+                    update(OutboxRow)
+                    .where(col(OutboxRow.id).in_(outbox_ids), col(OutboxRow.emitted_at).is_(None))
+                    .values(failed_at=utcnow(), failure=reason)
+                )
                 await s.execute(q)
 
     async def reference_facts(self, *, extraction: Extraction, document_id: str) -> ReferenceFacts:

@@ -64,6 +64,27 @@ class DocumentReceived(BaseModel):
         return self
 
 
+class StoredRecord(BaseModel):
+    """A claim check: the database row that holds what an event left out."""
+
+    table: str = Field(description="table name, e.g. `rule_results`")
+    key: dict[str, str | int] = Field(description="the row's identity: column → value")
+    size_bytes: int | None = Field(default=None, description="size of the full value")
+    sha256: str | None = Field(default=None, description="SHA-256 of the full value's bytes")
+
+
+class Omission(BaseModel):
+    """A part of an event shortened or left out to keep the message under the size budget.
+
+    A shortened string ends in `…[truncated: N chars]`, N being its full length.
+    """
+
+    path: str = Field(description="the payload field, e.g. `rules.trace`, `fields`, `extraction`")
+    action: Literal["truncated", "left_out"]
+    size_bytes: int = Field(description="the full part's size as JSON")
+    record: StoredRecord | None = Field(default=None, description="where the full value is kept")
+
+
 class DocumentDecided(BaseModel):
     document_id: str
     kind: DocumentKind
@@ -74,9 +95,14 @@ class DocumentDecided(BaseModel):
     fields: dict[str, str | None] = Field(default_factory=dict)
     model_versions: dict[str, str] = Field(default_factory=dict)
     rules_version: str | None = None
+    omitted: list[Omission] = Field(default_factory=list, description="parts cut to fit the size budget")
 
 
 class ReviewRequested(BaseModel):
+    """A document needs a person. `rules` is a summary (outcome, reasons, version): the
+    engine's trace stays in the database (`omitted` says where), as it can be many times
+    the size of the document."""
+
     task_id: str
     document_id: str
     kind: DocumentKind
@@ -86,6 +112,7 @@ class ReviewRequested(BaseModel):
     extraction: Extraction | None = None
     triage: TriageResult | None = None
     rules: RuleResult | None = None
+    omitted: list[Omission] = Field(default_factory=list, description="parts cut to fit the size budget")
 
 
 class FieldCorrection(BaseModel):
@@ -111,10 +138,15 @@ class CorrectionRecorded(BaseModel):
     kind: DocumentKind
     reviewer: str
     corrections: list[FieldCorrection]
+    omitted: list[Omission] = Field(default_factory=list, description="parts cut to fit the size budget")
 
 
 class DeadLetter(BaseModel):
-    """Bad input, kept whole: the original bytes (base64) and why it was refused."""
+    """Bad input and why it was refused, with the original bytes (base64) when the whole
+    message fits the size budget. Otherwise `original_base64` is empty, `original_omitted`
+    is set and `original_record` names the `dead_letters` row that keeps the bytes (None
+    when the edge refused the input without storing it: then only the source topic has it,
+    at `topic`/`partition`/`offset`)."""
 
     original_base64: str
     reason: str
@@ -123,6 +155,10 @@ class DeadLetter(BaseModel):
     partition: int | None = None
     offset: int | None = None
     event_id: str | None = None
+    original_omitted: bool = False
+    original_size_bytes: int | None = None
+    original_sha256: str | None = None
+    original_record: StoredRecord | None = None
 
 
 P = TypeVar("P", bound=BaseModel)
@@ -171,9 +207,11 @@ __all__ = [
     "Envelope",
     "EventType",
     "FieldCorrection",
+    "Omission",
     "Outcome",
     "ReviewCompleted",
     "ReviewRequested",
+    "StoredRecord",
     "envelope_json_schemas",
     "new_event_id",
 ]

@@ -1,13 +1,12 @@
-"""Dead letters: bad input kept whole, with the reason it was refused."""
+"""Dead letters: bad input with the reason it was refused, within the size budget."""
 
 from __future__ import annotations
 
-import base64
-
-from schemas.events import DeadLetter, Envelope
+from agents.budget import DEFAULT_MAX_MESSAGE_BYTES, MAX_REASON_CHARS
+from agents.budget import dead_letter as budgeted_dead_letter
 from schemas.messages import MessageMeta, Outgoing
 
-MAX_REASON_CHARS = 2000
+__all__ = ["MAX_REASON_CHARS", "dead_letter"]
 
 
 def dead_letter(
@@ -18,22 +17,24 @@ def dead_letter(
     error_type: str,
     deadletter_topic: str,
     source: str = "autoclerk.streams",
+    max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> Outgoing:
-    """An `Outgoing` to the dead-letter topic that carries the original bytes.
+    """An `Outgoing` to the dead-letter topic that carries the original bytes when the
+    whole message fits `max_bytes`.
 
-    Keyed like the original so a key's dead letters stay in order with its other events.
+    The edge writes no `dead_letters` row (the processor failed, perhaps the database
+    with it), so an original too large to embed is referenced only by its source
+    position (topic, partition, offset), size and SHA-256. Keyed like the original so
+    a key's dead letters stay in order with its other events.
     """
-    payload = DeadLetter(
-        original_base64=base64.b64encode(raw).decode("ascii"),
-        reason=reason[:MAX_REASON_CHARS],
+    return budgeted_dead_letter(
+        raw=raw,
+        meta=meta,
+        reason=reason,
         error_type=error_type,
-        topic=meta.topic,
-        partition=meta.partition,
-        offset=meta.offset,
-    )
-    envelope = Envelope[DeadLetter](type="document.deadletter", source=source, payload=payload)
-    return Outgoing(
         topic=deadletter_topic,
         key=meta.key,
-        value=envelope.model_dump_json().encode("utf-8"),
+        source=source,
+        record=None,
+        max_bytes=max_bytes,
     )

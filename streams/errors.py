@@ -7,6 +7,10 @@ leaves this package:
     StreamsError
     ├── RetryableError           transient; the edge retries with backoff
     │   └── DeliveryError        the broker did not acknowledge a publish
+    ├── UndeliverableError       permanent: the producer or broker can never accept these
+    │                            outgoing messages (over the size budget or the request size,
+    │                            refused as too large or corrupt); the handler records them
+    │                            as failed in the outbox and acknowledges the input
     └── RetriesExhaustedError    a retryable failure outlived its retries; the worker
                                  stops without committing so the message comes again
 
@@ -17,6 +21,10 @@ may declare more exception types retryable (for example
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+
+from schemas.messages import Outgoing
 
 
 class StreamsError(Exception):
@@ -29,6 +37,19 @@ class RetryableError(StreamsError):
 
 class DeliveryError(RetryableError):
     """Publishing an outgoing message failed or was not acknowledged."""
+
+
+class UndeliverableError(StreamsError):
+    """Some outgoing messages can never be sent; every other one was acknowledged.
+
+    Retrying would fail the same way forever and block the partition, so this is not
+    a `RetryableError`.
+    """
+
+    def __init__(self, reason: str, *, messages: Sequence[Outgoing]) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.messages = list(messages)
 
 
 class RetriesExhaustedError(StreamsError):

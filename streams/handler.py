@@ -4,6 +4,8 @@ Kept apart from faust so the failure policy (dead letter, retry, give up) is
 tested with plain fakes and reused by replay. The policy, per message:
 
 - the processor returns outgoing messages          -> publish them, then mark them emitted
+- some can never be sent (UndeliverableError)      -> the rest are published; those are marked
+  failed in the outbox with the reason, logged at ERROR, and the input is acknowledged
 - the processor raises a retryable error            -> retry with exponential backoff
 - the processor raises anything else                -> record a dead letter (database
   and topic) through the processor, so every dead letter is in `dead_letters`
@@ -36,9 +38,10 @@ from tenacity import (
 )
 from tenacity.stop import stop_base
 
+from agents.budget import DEFAULT_MAX_MESSAGE_BYTES
 from schemas.messages import MessageMeta, Outgoing
 from streams.deadletter import dead_letter
-from streams.errors import RetriesExhaustedError, RetryableError
+from streams.errors import RetriesExhaustedError, RetryableError, UndeliverableError
 from streams.health import EdgeHealth
 from streams.ports import Processor
 
@@ -46,8 +49,9 @@ log = logging.getLogger(__name__)
 
 Stage = Literal["received", "review_completed"]
 Publish = Callable[[Sequence[Outgoing]], Awaitable[None]]
-"""Sends every message and returns once the broker acknowledged all of them;
-raises `streams.errors.DeliveryError` otherwise."""
+"""Sends every message and returns once the broker acknowledged all of them; raises
+`streams.errors.UndeliverableError` for those that can never be sent once every other
+one was acknowledged, `streams.errors.DeliveryError` for anything else."""
 
 T = TypeVar("T")
 
@@ -78,7 +82,9 @@ class MessageHandler:
         retryable: tuple[type[BaseException], ...] = (RetryableError,),
         retry: RetryPolicy = DEFAULT_RETRY,
         health: EdgeHealth | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
+        self._max_message_bytes = max_message_bytes
         self._processor = processor
         self._publish = publish
         self._deadletter_topic = deadletter_topic
@@ -91,11 +97,42 @@ class MessageHandler:
         await self.health.wait_until_clear(meta)
         outgoing = await self._process(stage=stage, raw=raw, meta=meta)
         if outgoing:
-            await self._retrying(lambda: self._publish(outgoing), meta=meta)
+            try:
+                await self._retrying(lambda: self._publish(outgoing), meta=meta)
+            except UndeliverableError as exc:
+                outgoing = await self._undeliverable(outgoing, exc, meta=meta)
         outbox_ids = [o.outbox_id for o in outgoing if o.outbox_id is not None]
         if outbox_ids:
             await self._mark_emitted(outbox_ids=outbox_ids, meta=meta)
         return outgoing
+
+    async def _undeliverable(
+        self, outgoing: list[Outgoing], exc: UndeliverableError, *, meta: MessageMeta
+    ) -> list[Outgoing]:
+        """Record the messages that can never be sent; returns the ones that were sent.
+
+        Retrying would block the partition for good, so the failure is stored (the
+        outbox row keeps the message and the reason) and the input is acknowledged.
+        """
+        failed_ids = [m.outbox_id for m in exc.messages if m.outbox_id is not None]
+        log.error(
+            "%s[%s]@%s: %d outgoing message(s) can never be sent (outbox ids %s): %s",
+            meta.topic,
+            meta.partition,
+            meta.offset,
+            len(exc.messages),
+            failed_ids,
+            exc.reason,
+        )
+        if failed_ids:
+            call = self._processor.mark_undeliverable
+            try:
+                await self._retrying(lambda: call(outbox_ids=failed_ids, reason=exc.reason), meta=meta)
+            except RetriesExhaustedError:
+                raise  # unrecorded: stop unacknowledged, the redelivery records it
+            except Exception:
+                log.exception("mark_undeliverable failed for outbox ids %s", failed_ids)
+        return [m for m in outgoing if m not in exc.messages]
 
     async def _process(self, *, stage: Stage, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         call = self._processor.on_received if stage == "received" else self._processor.on_review_completed
@@ -131,6 +168,7 @@ class MessageHandler:
                     reason=reason,
                     error_type=error_type,
                     deadletter_topic=self._deadletter_topic,
+                    max_bytes=self._max_message_bytes,
                 )
             ]
 

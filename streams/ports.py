@@ -31,6 +31,9 @@ class Processor(Protocol):
     - `dead_letter` records a message the edge could not process (an unexpected
       error) in the database and returns the dead-letter message to publish, so
       every dead letter is in the store, whichever layer refused the message.
+    - `mark_undeliverable` is called with the `outbox_id`s of messages the broker can
+      never accept (too large, refused as invalid) and the reason; it records them as
+      failed so they are not announced again, and the input is then acknowledged.
     """
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]: ...
@@ -42,3 +45,4 @@ class Processor(Protocol):
     async def dead_letter(
         self, *, raw: bytes, meta: MessageMeta, reason: str, error_type: str
     ) -> list[Outgoing]: ...
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None: ...

@@ -70,9 +70,13 @@ class FakeTriage:
 
 
 class FakeRules:
-    """Rejects totals over 1000, asks review for duplicates, approves the rest."""
+    """Rejects totals over 1000, asks review for duplicates, approves the rest; with
+    `trace_bytes`, every result carries an engine-like trace of about that size."""
 
     version = "fake-rules-1"
+
+    def __init__(self, *, trace_bytes: int = 0) -> None:
+        self.trace_bytes = trace_bytes
 
     def evaluate(
         self,
@@ -84,13 +88,14 @@ class FakeRules:
         now: datetime,
     ) -> RuleResult:
         total = float(extraction.value("total") or 0)
+        trace = {"graph": {"input": "T" * self.trace_bytes}} if self.trace_bytes else {}
         if reference.duplicate_of:
             reason = RuleReason(code="duplicate", message=f"duplicate of {reference.duplicate_of}")
-            return RuleResult(rules_version=self.version, outcome="review", reasons=[reason])
+            return RuleResult(rules_version=self.version, outcome="review", reasons=[reason], trace=trace)
         if total > 1000:
             reason = RuleReason(code="over_limit", message="total over 1000", severity="reject")
-            return RuleResult(rules_version=self.version, outcome="reject", reasons=[reason])
-        return RuleResult(rules_version=self.version, outcome="approve")
+            return RuleResult(rules_version=self.version, outcome="reject", reasons=[reason], trace=trace)
+        return RuleResult(rules_version=self.version, outcome="approve", trace=trace)
 
 
 class FakeChatClient:

@@ -72,9 +72,20 @@ def first_codes(lines: list[str], pattern: re.Pattern[str]) -> list[str | None]:
     return out
 
 
-def code_runs(lines: list[str], *, max_gap: int = 1) -> list[tuple[int, int, list[str]]]:
+# The longest code run a field spans: a claim form lists at most 12 diagnosis codes
+# and 6 service lines a page (the shipped data's longest run is 11 rows). Without a
+# cap every start of a long table begins a run to its end: candidates grow with the
+# square of the rows and their text with the cube (a 300-row claim took 20 s and
+# 400 MB, 3000 rows more memory than the machine had).
+MAX_RUN_ROWS = 24
+
+
+def code_runs(
+    lines: list[str], *, max_gap: int = 1, max_rows: int = MAX_RUN_ROWS
+) -> list[tuple[int, int, list[str]]]:
     """(first line, last line, codes) for runs of table rows that each start a code,
-    for ICD-10 and digit codes separately; a run tolerates `max_gap` code-less rows."""
+    for ICD-10 and digit codes separately; a run tolerates `max_gap` code-less rows
+    and spans at most `max_rows` rows."""
     runs = []
     for pattern in (ICD10_PATTERN, DIGIT_CODE_PATTERN):
         firsts = first_codes(lines, pattern)
@@ -83,7 +94,7 @@ def code_runs(lines: list[str], *, max_gap: int = 1) -> list[tuple[int, int, lis
                 continue
             codes, gap = [code], 0
             runs.append((i, i, list(codes)))
-            for j in range(i + 1, len(lines)):
+            for j in range(i + 1, min(len(lines), i + max_rows)):
                 if firsts[j] is None:
                     gap += 1
                     if gap > max_gap:

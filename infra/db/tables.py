@@ -174,7 +174,8 @@ class CorrectionRow(SQLModel, table=True):
 
 class OutboxRow(SQLModel, table=True):
     """Messages to publish, written in the same transaction as the state they
-    announce; a redelivery re-sends what a crash left unsent."""
+    announce; a redelivery re-sends what a crash left unsent. A message the broker
+    can never accept is marked failed (`failed_at`, `failure`) and not re-sent."""
 
     __tablename__ = "outbox"
 
@@ -186,6 +187,10 @@ class OutboxRow(SQLModel, table=True):
     value: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     emitted_at: datetime | None = Field(default=None, index=True)
+    failed_at: datetime | None = Field(
+        default=None, index=True, description="the broker can never accept it (too large, invalid)"
+    )
+    failure: str | None = Field(default=None, sa_column=Column(Text), description="why it cannot be sent")
 
 
 class DeadLetterRow(SQLModel, table=True):

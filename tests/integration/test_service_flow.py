@@ -200,6 +200,20 @@ BAD_INPUTS: dict[str, tuple[bytes, str]] = {
         "not valid base64",
     ),
     "empty": (_envelope({"document_id": "a", "kind": "invoice", "text": "  \n "}), "document has no text"),
+    "too_much_text": (
+        _envelope(
+            {"document_id": "a", "kind": "invoice", "text": ("total: 1.00 " + "x" * 340 + "\n") * 1_000}
+        ),
+        "characters of text, limit 300000",
+    ),
+    "too_many_lines": (
+        _envelope({"document_id": "a", "kind": "invoice", "text": "x\n" * 2_001}),
+        "2001 lines, limit 2000",
+    ),
+    "too_long_a_line": (
+        _envelope({"document_id": "a", "kind": "invoice", "text": "total: " + "9" * 10_000}),
+        "a line of 10007 characters, limit 10000",
+    ),
     "array": (b"[1,2]", "expected a JSON object"),
     "deep_nesting": (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "nested too deeply"),
     "lone_surrogate": (
@@ -218,8 +232,12 @@ async def test_bad_input_is_dead_lettered_with_reason(
     feed = Feed()
     out = decoded(await service.on_received(raw=raw, meta=feed.meta()))
     assert len(out) == 1 and out[0]["type"] == "document.deadletter"
-    assert reason in out[0]["payload"]["reason"]
-    assert base64.b64decode(out[0]["payload"]["original_base64"]) == raw
+    letter = out[0]["payload"]
+    assert reason in letter["reason"]
+    # Embedded when the whole dead letter fits the budget; else only the database keeps it.
+    assert letter["original_omitted"] is (case == "too_large")
+    assert base64.b64decode(letter["original_base64"]) == (b"" if case == "too_large" else raw)
+    assert letter["original_size_bytes"] == len(raw)
     # and the service keeps going
     ok = decoded(await service.on_received(raw=received(GOOD), meta=feed.meta()))
     assert ok[0]["type"] == "document.decided"

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import faust
 import httpx
@@ -34,10 +35,14 @@ from streams.ports import Processor
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST_RETRY = RetryPolicy(attempts=3, initial_s=0.01, max_s=0.05)
 SESSION_S = 3.0  # tansu holds a join for half of it: workers start in ~2.5 s
+# For `big`: over the producer's request size (set below the budget for the test), over the budget.
+PRODUCER_LIMIT, BUDGET = 200_000, 500_000
+BIG_SIZES = (300_000, 600_000)
 
 
 class FakeProcessor(Processor):
-    """Upper-cases documents; `boom` raises, `flaky` fails transiently `flaky_failures` times."""
+    """Upper-cases documents; `boom` raises, `flaky` fails transiently `flaky_failures` times,
+    `big` answers with two oversized messages (`BIG_SIZES`) and a small one."""
 
     def __init__(self, topics: Topics, *, flaky_failures: int = 1) -> None:
         self.topics = topics
@@ -45,6 +50,7 @@ class FakeProcessor(Processor):
         self.seen: list[tuple[bytes, int]] = []
         self.emitted: list[int] = []
         self.dead: list[bytes] = []
+        self.undeliverable: list[tuple[list[int], str]] = []
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         self.seen.append((raw, meta.offset))
@@ -54,6 +60,11 @@ class FakeProcessor(Processor):
             self.flaky_failures -= 1
             raise RetryableError("database unavailable")
         outbox_id = 1000 * meta.partition + meta.offset
+        if raw == b"big":
+            return [
+                Outgoing(self.topics.decided, meta.key, b"x" * size, outbox_id=outbox_id + 100 * i)
+                for i, size in enumerate((*BIG_SIZES, 3), start=1)
+            ]
         return [Outgoing(self.topics.decided, meta.key, raw.upper(), outbox_id=outbox_id)]
 
     async def on_review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
@@ -76,6 +87,9 @@ class FakeProcessor(Processor):
             )
         ]
 
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
+        self.undeliverable.append((outbox_ids, reason))
+
 
 @pytest.fixture(scope="module")
 def bootstrap() -> Iterator[str]:
@@ -90,7 +104,7 @@ async def topics(bootstrap: str) -> Topics:
     return names
 
 
-def _app(bootstrap: str, topics: Topics, app_id: str, processor: Processor) -> faust.App:
+def _app(bootstrap: str, topics: Topics, app_id: str, processor: Processor, **kw: Any) -> faust.App:
     return build_app(
         bootstrap=bootstrap,
         topics=topics,
@@ -99,6 +113,7 @@ def _app(bootstrap: str, topics: Topics, app_id: str, processor: Processor) -> f
         concurrency=2,
         retry=FAST_RETRY,
         session_timeout_s=SESSION_S,
+        **kw,
     )
 
 
@@ -173,6 +188,38 @@ async def test_worker_emits_dead_letters_and_keeps_going(bootstrap: str, topics:
     # Every message was handled, so the group's offset is past the last one.
     tp = TopicPartition(topics.received, partition)
     assert await _committed(bootstrap, app_id, tp) == 4
+
+
+async def test_messages_that_can_never_be_sent_are_recorded_and_the_worker_moves_on(
+    bootstrap: str, topics: Topics
+) -> None:
+    processor = FakeProcessor(topics)
+    app_id = f"app-{uuid.uuid4().hex[:8]}"
+    await _produce(bootstrap, topics.received, [b"a", b"big", b"c"])
+    # The producer's own limit below the budget: its refusal (aiokafka's
+    # MessageSizeTooLargeError, wrapped by faust) must be permanent too.
+    app = _app(
+        bootstrap,
+        topics,
+        app_id,
+        processor,
+        max_message_bytes=BUDGET,
+        producer_max_request_size=PRODUCER_LIMIT,
+    )
+    async with _running(app):
+        await _collect(bootstrap, topics.decided, count=3)
+    out = await _collect(bootstrap, topics.decided, count=4, timeout_s=1.0)  # nothing more came
+
+    assert sorted(m.value for m in out) == [b"A", b"C", b"xxx"]
+    [(failed, reason)] = processor.undeliverable
+    partition = out[0].partition
+    big = 1000 * partition + 1
+    assert sorted(failed) == [big + 100, big + 200]
+    assert "refused by the producer" in reason and "MessageSizeTooLargeError" in reason
+    assert "600005 bytes, over the budget of 500000" in reason  # value plus the key `doc-1`
+    assert big + 300 in processor.emitted and big + 100 not in processor.emitted
+    tp = TopicPartition(topics.received, partition)
+    assert await _committed(bootstrap, app_id, tp) == 3
 
 
 async def test_exhausted_retries_crash_the_worker_and_the_message_comes_again(

@@ -11,7 +11,7 @@ import pytest
 
 from schemas.events import DeadLetter, Envelope
 from schemas.messages import MessageMeta, Outgoing
-from streams.errors import DeliveryError, RetriesExhaustedError, RetryableError
+from streams.errors import DeliveryError, RetriesExhaustedError, RetryableError, UndeliverableError
 from streams.handler import MessageHandler, RetryPolicy
 from streams.ports import Processor
 
@@ -31,6 +31,8 @@ class ScriptedProcessor(Processor):
         self.mark_error: Exception | None = None
         self.dead: list[tuple[bytes, str, str]] = []
         self.dead_error: Exception | None = None
+        self.undeliverable: list[tuple[list[int], str]] = []
+        self.undeliverable_errors: list[Exception] = []
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         self.calls += 1
@@ -55,16 +57,30 @@ class ScriptedProcessor(Processor):
         self.dead.append((raw, reason, error_type))
         return [Outgoing("p.documents.deadletter", meta.key, b"recorded:" + raw, outbox_id=99)]
 
+    async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
+        if self.undeliverable_errors:
+            raise self.undeliverable_errors.pop(0)
+        self.undeliverable.append((outbox_ids, reason))
+
 
 class Broker:
-    def __init__(self, *failures: Exception) -> None:
+    """Acknowledges what it is given, except scripted failures and messages whose
+    value is in `refuse` (those it never accepts, as a broker refuses a too-large one)."""
+
+    def __init__(self, *failures: Exception, refuse: frozenset[bytes] = frozenset()) -> None:
         self.failures = list(failures)
+        self.refuse = refuse
         self.sent: list[Outgoing] = []
+        self.calls = 0
 
     async def publish(self, messages: Sequence[Outgoing]) -> None:
+        self.calls += 1
         if self.failures:
             raise self.failures.pop(0)
-        self.sent.extend(messages)
+        self.sent.extend(m for m in messages if m.value not in self.refuse)
+        refused = [m for m in messages if m.value in self.refuse]
+        if refused:
+            raise UndeliverableError("MESSAGE_TOO_LARGE", messages=refused)
 
 
 def handler(processor: Processor, broker: Broker, **kw: object) -> MessageHandler:
@@ -218,3 +234,54 @@ async def test_a_stalled_partition_holds_back_its_later_messages_until_the_outag
     assert processor.log[-2:] == [b"doc", b"next"]
     snap = h.health.snapshot()
     assert snap["status"] == "ok" and snap["recovered_total"] == 1 and snap["held_back_total"] == 1
+
+
+async def test_a_message_that_can_never_be_sent_is_recorded_and_the_rest_go_out() -> None:
+    processor, broker = ScriptedProcessor(result=DECIDED), Broker(refuse=frozenset({b"ok"}))
+    out = await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert out == [DECIDED[1]] and broker.sent == [DECIDED[1]]
+    assert processor.undeliverable == [([7], "MESSAGE_TOO_LARGE")]
+    assert processor.emitted == []
+    assert broker.calls == 1  # a permanent refusal is not retried
+
+
+async def test_refusal_of_a_message_without_an_outbox_row_is_only_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    processor, broker = ScriptedProcessor(result=DECIDED), Broker(refuse=frozenset({b"task"}))
+    out = await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert out == [DECIDED[0]] and processor.emitted == [7]
+    assert processor.undeliverable == []
+    [record] = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "can never be sent" in record.getMessage() and "MESSAGE_TOO_LARGE" in record.getMessage()
+
+
+async def test_recording_the_refusal_is_retried_and_stops_the_worker_when_it_cannot() -> None:
+    processor, broker = ScriptedProcessor(result=DECIDED), Broker(refuse=frozenset({b"ok"}))
+    processor.undeliverable_errors = [RetryableError("db")]
+    await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert processor.undeliverable == [([7], "MESSAGE_TOO_LARGE")]
+
+    processor, broker = ScriptedProcessor(result=DECIDED), Broker(refuse=frozenset({b"ok"}))
+    processor.undeliverable_errors = [RetryableError("db")] * 3
+    with pytest.raises(RetriesExhaustedError):  # unacknowledged: the redelivery records it
+        await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+
+
+async def test_a_dead_letter_from_the_edge_keeps_to_the_budget() -> None:
+    processor, broker = ScriptedProcessor(KeyError("vendor")), Broker()
+    raw = b"x" * 200_000
+    await handler(processor, broker, max_message_bytes=100_000).handle(stage="received", raw=raw, meta=META)
+    [dead] = broker.sent
+    assert len(dead.value) < 100_000
+    letter = Envelope[DeadLetter].model_validate_json(dead.value).payload
+    assert letter.original_omitted and letter.original_base64 == "" and letter.original_record is None
+    assert (letter.original_size_bytes, letter.offset) == (200_000, 41)
+
+
+async def test_a_refusal_after_a_transient_failure_is_still_permanent() -> None:
+    processor = ScriptedProcessor(result=DECIDED)
+    broker = Broker(DeliveryError("timeout"), refuse=frozenset({b"ok"}))
+    out = await handler(processor, broker).handle(stage="received", raw=b"doc", meta=META)
+    assert out == [DECIDED[1]] and broker.calls == 2
+    assert processor.undeliverable == [([7], "MESSAGE_TOO_LARGE")]
