@@ -19,11 +19,11 @@ from review.auth import ROLES, Role, create_token, create_user
 from review.commands import (
     BulkApproveTasks,
     ClaimTask,
-    Completion,
     EscalateTask,
     LeaseNextTask,
     ReassignTask,
     ReleaseTask,
+    ReviewAnswer,
     SubmitReview,
 )
 from review.dashboard import Dashboard, dashboard
@@ -127,7 +127,7 @@ async def escalate(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: 
         409: {"description": "not leased by you, already answered by you, already submitted or completed"},
     },
 )
-async def complete(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: Completion) -> Any:
+async def complete(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: ReviewAnswer) -> Any:
     """Publish `review.completed` (the worker records the decision when it consumes it), or,
     on a task that needs two reviewers, record the answer until the final one is known."""
     done = await handlers.submit(SubmitReview.answering(body, task_id=task_id, actor=actor, at=now), ctx=ctx)

@@ -18,7 +18,7 @@ from review.auth import Principal
 from schemas.verdicts import FinalOutcome
 
 
-class Completion(BaseModel):
+class ReviewAnswer(BaseModel):
     """A reviewer's answer as it arrives: the API's body, the task form's fields."""
 
     outcome: FinalOutcome
@@ -85,7 +85,7 @@ class SubmitReview:
     bulk: bool = False
 
     @classmethod
-    def answering(cls, answer: Completion, *, task_id: str, actor: Principal, at: datetime) -> SubmitReview:
+    def answering(cls, answer: ReviewAnswer, *, task_id: str, actor: Principal, at: datetime) -> SubmitReview:
         return cls(
             task_id=task_id,
             actor=actor,

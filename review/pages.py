@@ -16,11 +16,11 @@ from review.auth import authenticate, csrf_matches, new_csrf_token
 from review.commands import (
     BulkApproveTasks,
     ClaimTask,
-    Completion,
     EscalateTask,
     LeaseNextTask,
     ReassignTask,
     ReleaseTask,
+    ReviewAnswer,
     SubmitReview,
 )
 from review.dashboard import dashboard
@@ -168,7 +168,7 @@ async def complete(
     form = await request.form()
     edits = {k[2:]: str(v) for k, v in form.multi_items() if k.startswith("f.")}
     try:
-        answer = Completion(
+        answer = ReviewAnswer(
             outcome=str(form.get("outcome") or ""),
             reason=str(form.get("reason") or ""),
             fields=edits,  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from review.commands import SubmitReview
 from review.context import ReviewContext
 from review.errors import AlreadySubmitted, Invalid, NotLeased, PublishFailed, TaskClosed
 from review.queue import holds_lease, lock_task
-from review.second import Stage, Verdict, judge
+from review.second import ReviewStage, Verdict, judge
 from review.tasks import TaskDetail, corrections_for, task_detail
 from schemas.events import Envelope, ReviewCompleted
 
@@ -31,7 +31,7 @@ class SubmitResult:
     (`stage` 'second') or for a lead to reconcile ('reconcile')."""
 
     task_id: str
-    stage: Stage
+    stage: ReviewStage
     row: ReviewSubmissionRow | None
 
 
