@@ -75,7 +75,9 @@ class Admission:
 
 
 @dataclass(frozen=True)
-class TaskView:
+class ReviewTaskRecord:
+    """What the worker reads back of a stored review task to resume its workflow."""
+
     task_id: str
     document_id: str
     status: str
@@ -128,7 +130,7 @@ class DocumentStore(Protocol):
         message: Outgoing,
     ) -> list[Outgoing]: ...
 
-    async def task(self, *, task_id: str) -> TaskView | None: ...
+    async def task(self, *, task_id: str) -> ReviewTaskRecord | None: ...
 
     async def complete_review(
         self,

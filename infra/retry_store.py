@@ -3,7 +3,7 @@
 A machine result may replace a review task only while no person has touched it. Each
 transition is one transaction that starts by locking the task row with a conditional
 no-op UPDATE (open, unleased): on PostgreSQL that row lock is what a lease (an UPDATE
-of the row) and a submission (review.tasks locks the row the same way first) wait for;
+of the row) and a submission (review.submission locks the row the same way first) wait for;
 on SQLite the UPDATE takes the database's single write lock. Every check after it
 therefore reads what a reviewer committed before, and no reviewer can commit until
 this transaction ends. Whoever comes second sees the other's result: a reviewer finds

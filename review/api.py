@@ -9,26 +9,38 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from review import queue, tasks
+from review import handlers, queue
 from review.agreement import Agreement, agreement
-from review.app import ctx, principal, submit_completion
 from review.audit import DocumentAudit, document_audit
-from review.auth import ROLES, Principal, Role, create_token, create_user
+from review.auth import ROLES, Role, create_token, create_user
+from review.commands import (
+    BulkApproveTasks,
+    ClaimTask,
+    EscalateTask,
+    LeaseNextTask,
+    ReassignTask,
+    ReleaseTask,
+    ReviewAnswer,
+    SubmitReview,
+)
 from review.dashboard import Dashboard, dashboard
+from review.deps import Ctx, CurrentActor, Now, ReadSession
 from review.errors import Invalid
+from review.tasks import TaskDetail, task_detail
 
 router = APIRouter(prefix="/api", tags=["review"])
-Actor = Annotated[Principal, Depends(principal)]
 
 
 class Leased(BaseModel):
     task_id: str
 
 
-class Submitted(BaseModel):
+class SubmitResponse(BaseModel):
+    """What `POST /api/tasks/{id}/complete` answers."""
+
     task_id: str
     stage: str = Field(
         description="final (published), second (awaits another reviewer), reconcile (awaits a lead)"
@@ -62,87 +74,65 @@ class NewToken(BaseModel):
 
 
 @router.get("/me")
-async def me(actor: Actor) -> dict[str, str]:
+async def me(actor: CurrentActor) -> dict[str, str]:
     return {"username": actor.username, "role": actor.role}
 
 
 @router.get("/tasks", response_model=list[queue.TaskSummary])
-async def list_tasks(request: Request, actor: Actor, f: Annotated[queue.QueueFilter, Query()]) -> Any:
-    c = ctx(request)
-    async with c.session() as s:
-        return await queue.list_tasks(s, f=f, now=c.clock())
+async def list_tasks(
+    actor: CurrentActor, s: ReadSession, now: Now, f: Annotated[queue.QueueFilter, Query()]
+) -> Any:
+    return await queue.list_tasks(s, f=f, now=now)
 
 
 @router.post("/tasks/next", response_model=Leased, responses={204: {"description": "queue empty"}})
-async def next_task(request: Request, actor: Actor) -> Any:
-    c = ctx(request)
-    async with c.session(write=True) as s:
-        task_id = await queue.next_task(
-            s, reviewer=actor.username, now=c.clock(), lease_s=c.lease_s, lead=actor.has("lead")
-        )
+async def next_task(actor: CurrentActor, ctx: Ctx, now: Now) -> Any:
+    task_id = await handlers.lease_next(LeaseNextTask(actor=actor, at=now), ctx=ctx)
     return Leased(task_id=task_id) if task_id else Response(status_code=204)
 
 
-@router.get("/tasks/{task_id}", response_model=tasks.TaskView)
-async def get_task(request: Request, actor: Actor, task_id: str) -> Any:
-    c = ctx(request)
-    async with c.session() as s:
-        return await tasks.task_view(s, task_id=task_id, low_confidence=c.low_confidence)
+@router.get("/tasks/{task_id}", response_model=TaskDetail)
+async def get_task(actor: CurrentActor, ctx: Ctx, s: ReadSession, task_id: str) -> Any:
+    return await task_detail(s, task_id=task_id, low_confidence=ctx.low_confidence)
 
 
 @router.post("/tasks/{task_id}/claim", response_model=Leased)
-async def claim(request: Request, actor: Actor, task_id: str) -> Any:
-    c = ctx(request)
-    async with c.session(write=True) as s:
-        await queue.claim(
-            s,
-            task_id=task_id,
-            reviewer=actor.username,
-            now=c.clock(),
-            lease_s=c.lease_s,
-            lead=actor.has("lead"),
-        )
+async def claim(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str) -> Any:
+    await handlers.claim(ClaimTask(task_id=task_id, actor=actor, at=now), ctx=ctx)
     return Leased(task_id=task_id)
 
 
 @router.post("/tasks/{task_id}/release", status_code=204)
-async def release(request: Request, actor: Actor, task_id: str) -> None:
-    c = ctx(request)
-    async with c.session(write=True) as s:
-        await queue.release(s, task_id=task_id, actor=actor, now=c.clock())
+async def release(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str) -> None:
+    await handlers.release(ReleaseTask(task_id=task_id, actor=actor, at=now), ctx=ctx)
 
 
 @router.post("/tasks/{task_id}/reassign", status_code=204)
-async def reassign(request: Request, actor: Actor, task_id: str, body: Reassign) -> None:
-    c = ctx(request)
-    async with c.session(write=True) as s:
-        await queue.reassign(
-            s, task_id=task_id, actor=actor, assignee=body.assignee, now=c.clock(), lease_s=c.lease_s
-        )
+async def reassign(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: Reassign) -> None:
+    cmd = ReassignTask(task_id=task_id, actor=actor, assignee=body.assignee, at=now)
+    await handlers.reassign(cmd, ctx=ctx)
 
 
 @router.post("/tasks/{task_id}/escalate", status_code=204)
-async def escalate(request: Request, actor: Actor, task_id: str, body: Escalate) -> None:
-    c = ctx(request)
-    async with c.session(write=True) as s:
-        await queue.escalate(s, task_id=task_id, actor=actor, reason=body.reason, now=c.clock())
+async def escalate(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: Escalate) -> None:
+    await handlers.escalate(EscalateTask(task_id=task_id, actor=actor, reason=body.reason, at=now), ctx=ctx)
 
 
 @router.post(
     "/tasks/{task_id}/complete",
-    response_model=Submitted,
+    response_model=SubmitResponse,
     status_code=202,
     responses={
         403: {"description": "reconciling two differing reviews needs a lead"},
         409: {"description": "not leased by you, already answered by you, already submitted or completed"},
     },
 )
-async def complete(request: Request, actor: Actor, task_id: str, body: tasks.Completion) -> Any:
+async def complete(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: ReviewAnswer) -> Any:
     """Publish `review.completed` (the worker records the decision when it consumes it), or,
     on a task that needs two reviewers, record the answer until the final one is known."""
-    done = await submit_completion(request, actor=actor, task_id=task_id, completion=body)
+    done = await handlers.submit(SubmitReview.answering(body, task_id=task_id, actor=actor, at=now), ctx=ctx)
     row = done.row
-    return Submitted(
+    return SubmitResponse(
         task_id=task_id,
         stage=done.stage,
         event_id=row.event_id if row else None,
@@ -151,60 +141,44 @@ async def complete(request: Request, actor: Actor, task_id: str, body: tasks.Com
 
 
 @router.post("/tasks/bulk-approve")
-async def bulk_approve(request: Request, actor: Actor, body: BulkApprove) -> dict[str, str]:
-    c = ctx(request)
-    async with c.writing():
-        return await tasks.bulk_approve(
-            c.sessions,
-            task_ids=body.task_ids,
-            actor=actor,
-            reason=body.reason,
-            publisher=c.publisher,
-            topic=c.topics.review_completed,
-            now=c.clock(),
-            low_confidence=c.low_confidence,
-            policy=c.policy,
-        )
+async def bulk_approve(actor: CurrentActor, ctx: Ctx, now: Now, body: BulkApprove) -> dict[str, str]:
+    cmd = BulkApproveTasks(task_ids=tuple(body.task_ids), actor=actor, reason=body.reason, at=now)
+    return await handlers.bulk_approve(cmd, ctx=ctx)
 
 
 @router.get("/documents/{document_id}/audit", response_model=DocumentAudit)
-async def audit(request: Request, actor: Actor, document_id: str) -> Any:
-    async with ctx(request).session() as s:
-        return await document_audit(s, document_id=document_id)
+async def audit(actor: CurrentActor, s: ReadSession, document_id: str) -> Any:
+    return await document_audit(s, document_id=document_id)
 
 
 @router.get("/dashboard", response_model=Dashboard)
-async def get_dashboard(request: Request, actor: Actor) -> Any:
-    c = ctx(request)
-    async with c.session() as s:
-        return await dashboard(s, now=c.clock())
+async def get_dashboard(actor: CurrentActor, s: ReadSession, now: Now) -> Any:
+    return await dashboard(s, now=now)
 
 
 @router.get("/agreement", response_model=Agreement)
 async def get_agreement(
-    request: Request, actor: Actor, days: Annotated[int, Query(ge=1, le=3650)] = 90
+    actor: CurrentActor, s: ReadSession, now: Now, days: Annotated[int, Query(ge=1, le=3650)] = 90
 ) -> Any:
     """Per field and outcome, how often two independent reviewers agreed."""
-    c = ctx(request)
-    async with c.session() as s:
-        return await agreement(s, since=c.clock() - timedelta(days=days))
+    return await agreement(s, since=now - timedelta(days=days))
 
 
 @router.post("/users", status_code=201)
-async def add_user(request: Request, actor: Actor, body: NewUser) -> dict[str, str]:
+async def add_user(actor: CurrentActor, ctx: Ctx, body: NewUser) -> dict[str, str]:
     actor.require("admin")
     if body.role not in ROLES:
         raise Invalid(f"role must be one of {ROLES}")
-    async with ctx(request).session(write=True) as s:
+    async with ctx.session(write=True) as s:
         await create_user(s, username=body.username, password=body.password, role=body.role)
     return {"username": body.username, "role": body.role}
 
 
 @router.post("/tokens", status_code=201)
-async def add_token(request: Request, actor: Actor, body: NewToken) -> dict[str, str]:
+async def add_token(actor: CurrentActor, ctx: Ctx, body: NewToken) -> dict[str, str]:
     """A machine token; shown once. Admins create tokens for anyone, others for themselves."""
     if body.username != actor.username:
         actor.require("admin")
-    async with ctx(request).session(write=True) as s:
+    async with ctx.session(write=True) as s:
         token = await create_token(s, username=body.username, name=body.name)
     return {"token": token, "username": body.username}

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from review.second import Stage, corrected_values, differing_fields, opinions, stage_of
+from review.second import ReviewStage, corrected_values, differing_fields, opinions, stage_of
 
 
 class ComparedField(BaseModel):
@@ -28,7 +28,7 @@ class Answer(BaseModel):
 class ReviewState(BaseModel):
     """Where the task stands; the answers only once nobody is left to answer blind."""
 
-    stage: Stage
+    stage: ReviewStage
     rounds: int
     answers: list[Answer] = []
     fields: list[ComparedField] = []

@@ -47,7 +47,7 @@ from review.errors import AlreadySubmitted, Forbidden, NeedsTwoReviewers, SameRe
 
 Op = ReviewOpinionRow
 T = ReviewTaskRow
-Stage = Literal["first", "second", "reconcile", "final"]
+ReviewStage = Literal["first", "second", "reconcile", "final"]
 AMOUNT_FIELDS = ("total", "claimed_amount")
 _UNCHANGED = object()
 
@@ -101,7 +101,7 @@ def eligible(*, reviewer: str, lead: bool) -> ColumnElement[bool]:
     return and_(mine, true() if lead else ~_has_opinion(col(Op.round) == 2))
 
 
-def stage_filter(stage: Stage) -> ColumnElement[bool]:
+def stage_filter(stage: ReviewStage) -> ColumnElement[bool]:
     if stage == "first":
         return ~_has_opinion()
     if stage == "second":
@@ -117,7 +117,7 @@ def rounds_column() -> Any:
     return q.scalar_subquery()
 
 
-def stage_of(rounds: int, *, final: bool = False) -> Stage:
+def stage_of(rounds: int, *, final: bool = False) -> ReviewStage:
     return "final" if final else ("first", "second", "reconcile")[min(rounds, 2)]
 
 
@@ -149,7 +149,7 @@ async def check_assignee(s: AsyncSession, *, task_id: str, user: ReviewUserRow) 
 class Verdict:
     """What an answer became: final (publish it) or held for the next round."""
 
-    stage: Stage
+    stage: ReviewStage
     reviewer: str = ""
     outcome: str = ""
     reason: str = ""
@@ -245,7 +245,7 @@ async def _record(s: AsyncSession, *, task: ReviewTaskRow, answer: Verdict, roun
 
 
 async def _hold(
-    s: AsyncSession, *, task: ReviewTaskRow, actor: Principal, stage: Stage, detail: dict[str, Any]
+    s: AsyncSession, *, task: ReviewTaskRow, actor: Principal, stage: ReviewStage, detail: dict[str, Any]
 ) -> Verdict:
     # The audit names who answered but never what: the next reviewer must answer blind.
     await s.execute(

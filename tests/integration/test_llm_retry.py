@@ -31,9 +31,11 @@ from infra.pdf import parse_pdf
 from infra.settings import LlmSettings
 from review.audit import document_audit
 from review.auth import Principal
+from review.commands import BulkApproveTasks
+from review.context import ReviewContext
 from review.errors import TaskClosed
+from review.handlers import bulk_approve
 from review.queue import claim, lock_task, release
-from review.tasks import bulk_approve
 from schemas.document import Document
 from schemas.events import DocumentReceived, Envelope, FieldCorrection, ReviewCompleted
 from schemas.fields import Extraction
@@ -169,9 +171,11 @@ async def test_only_untouched_tasks_within_the_window_are_retried(world: World) 
         await release(s, task_id=released, actor=ANNA, now=now())
     publisher = RecordingPublisher()
     done = await bulk_approve(
-        sessions, task_ids=[submitted], actor=LEAD, reason="ok", publisher=publisher,
-        topic=TOPICS.review_completed, now=now(), low_confidence=0.9,
-    )  # fmt: skip
+        BulkApproveTasks(task_ids=(submitted,), actor=LEAD, reason="ok", at=now()),
+        ctx=ReviewContext(
+            sessions=sessions, publisher=publisher, topic=TOPICS.review_completed, low_confidence=0.9
+        ),
+    )
     assert done == {submitted: "submitted"}
     async with sessions() as s, s.begin():
         await s.execute(
@@ -296,7 +300,9 @@ async def test_a_reviewer_after_the_retry_finds_the_task_closed(world: World) ->
     await world.retrier.tick(publish=world.broker)
     publisher = RecordingPublisher()
     done = await bulk_approve(
-        world.sessions(), task_ids=[task_id], actor=LEAD, reason="ok", publisher=publisher,
-        topic=TOPICS.review_completed, now=now(), low_confidence=0.9,
-    )  # fmt: skip
+        BulkApproveTasks(task_ids=(task_id,), actor=LEAD, reason="ok", at=now()),
+        ctx=ReviewContext(
+            sessions=world.sessions(), publisher=publisher, topic=TOPICS.review_completed, low_confidence=0.9
+        ),
+    )
     assert "superseded" in done[task_id] and not publisher.sent

@@ -1,0 +1,80 @@
+"""FastAPI dependencies of the review routes, as typed `Annotated` aliases.
+
+Routes (review/api.py, review/pages.py) declare what they need here (`Ctx`,
+`ReadSession`, `CurrentActor`, `Now`, `Templates`) and never import review/app.py,
+which only assembles the app and stores the `ReviewContext` and templates on its state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.templating import Jinja2Templates
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from review.auth import Principal, csrf_matches, new_csrf_token, session_principal, token_principal
+from review.context import ReviewContext
+from review.errors import Forbidden, NotAuthenticated
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_context(request: Request) -> ReviewContext:
+    return request.app.state.review  # type: ignore[no-any-return]
+
+
+def get_templates(request: Request) -> Jinja2Templates:
+    return request.app.state.templates  # type: ignore[no-any-return]
+
+
+Ctx = Annotated[ReviewContext, Depends(get_context)]
+Templates = Annotated[Jinja2Templates, Depends(get_templates)]
+
+
+async def read_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
+    """A session for reading, closed when the route returns (before the response)."""
+    async with ctx.session() as s:
+        yield s
+
+
+def now(ctx: Ctx) -> datetime:
+    """The app's clock, read once per request."""
+    return ctx.clock()
+
+
+ReadSession = Annotated[AsyncSession, Depends(read_session, scope="function")]
+Now = Annotated[datetime, Depends(now)]
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, made on first use; templates call it for their forms."""
+    token = request.session.get("csrf")
+    if not token:
+        token = request.session["csrf"] = new_csrf_token()
+    return str(token)
+
+
+async def current_actor(request: Request, ctx: Ctx) -> Principal:
+    """The caller, from a Bearer token or the session cookie; CSRF-checked for cookie writes."""
+    auth = request.headers.get("authorization", "")
+    found: Principal | None = None
+    async with ctx.session() as s:
+        if auth.lower().startswith("bearer "):
+            found = await token_principal(s, token=auth[7:].strip())
+        elif request.session.get("u"):
+            found = await session_principal(s, username=str(request.session["u"]))
+    if found is None:
+        raise NotAuthenticated("log in, or send an API token as 'Authorization: Bearer ...'")
+    if request.method not in SAFE_METHODS and found.via == "session":
+        given = request.headers.get("x-csrf-token")
+        if given is None and "form" in request.headers.get("content-type", ""):
+            given = str((await request.form()).get("csrf_token") or "") or None
+        if not csrf_matches(request.session.get("csrf"), given):
+            raise Forbidden("CSRF token missing or wrong; reload the page")
+    return found
+
+
+CurrentActor = Annotated[Principal, Depends(current_actor)]
