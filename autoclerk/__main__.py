@@ -1,3 +1,3 @@
-from autoclerk.cli import app
+from autoclerk.cli import main
 
-app()
+main()

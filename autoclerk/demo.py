@@ -25,10 +25,10 @@ from sqlalchemy.engine import make_url
 from autoclerk.epoch import learn_epoch, reset_report
 from autoclerk.publish import publish_events
 from autoclerk.reference import load_shipped_reference
-from autoclerk.runtime import ensure_models
 from autoclerk.samples import received_event, sample_documents
 from autoclerk.summary import RunSummary, collect_summary, summary_table
 from autoclerk.supervise import Supervisor
+from feedback.models import ensure_models
 from infra.broker import EmbeddedBroker
 from infra.db.engine import make_engine, migrate
 from infra.kafka import ensure_topics
@@ -131,7 +131,7 @@ async def demo_run(
         _reset_sqlite(settings.db.url)
         if settings.kafka.bootstrap is None and durable:
             shutil.rmtree(settings.kafka.embedded_dir, ignore_errors=True)
-    ensure_models(settings, log=console.print)
+    ensure_models(models_dir=settings.models.dir, data_dir=settings.data_dir, log=console.print)
     migrate(settings.db.url)
     engine = make_engine(settings.db.url)
     loaded = load_shipped_reference(engine=engine, data_dir=settings.data_dir)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from mode import Service
 
 from agents.llm_retry import Publish, RetryReport
-from autoclerk.runtime import Runtime
+from autoclerk.bootstrap import Runtime
 
 log = logging.getLogger(__name__)
 

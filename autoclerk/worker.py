@@ -1,4 +1,9 @@
-"""Process entrypoints for `autoclerk worker` and `autoclerk broker`."""
+"""Process entrypoints for `autoclerk worker` and `autoclerk broker`.
+
+Serving only: nothing here (or below) imports training code; the models a worker
+serves are vetted before it starts (`feedback.models.ensure_models`, called by the
+command) and loaded once, when the runtime opens on faust's loop.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +17,9 @@ from pathlib import Path
 from mode import Service
 from rich.console import Console
 
+from autoclerk.bootstrap import RETRYABLE, Runtime, open_database, open_runtime
 from autoclerk.epoch import EpochWatch, learn_epoch_sync, reset_report, shout
 from autoclerk.retry_loop import LlmRetryLoop
-from autoclerk.runtime import RETRYABLE, Runtime, ensure_models, open_runtime
 from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
 from infra.settings import Settings
@@ -32,8 +37,9 @@ class RuntimeProcessor:
     is opened on that loop at the first message and closed when the worker stops.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, models: dict[str, Path] | None = None) -> None:
         self._settings = settings
+        self._models = models
         self._stack = AsyncExitStack()
         self._runtime: Runtime | None = None
         self._lock: asyncio.Lock | None = None
@@ -44,7 +50,9 @@ class RuntimeProcessor:
             async with self._lock:
                 if self._runtime is None:
                     try:
-                        self._runtime = await self._stack.enter_async_context(open_runtime(self._settings))
+                        self._runtime = await self._stack.enter_async_context(
+                            open_runtime(self._settings, models=self._models)
+                        )
                     except Exception as exc:
                         # Not the message's fault: never dead-letter it. Retrying, then
                         # stopping unacknowledged, leaves it for a healthy worker.
@@ -88,16 +96,21 @@ class _Closer(Service):
 
 
 async def _preflight(settings: Settings) -> None:
-    """Open and close the runtime once, so a bad model or database stops the worker
-    at start with a clear error instead of at its first message."""
-    async with open_runtime(settings):
+    """Migrate and open the database once, so a bad database stops the worker at start
+    with a clear error instead of at its first message (the models were vetted by
+    `ensure_models`; the runtime loads them once, on faust's loop)."""
+    async with open_database(settings.db.url):
         pass
 
 
-def run_worker_process(settings: Settings) -> int:
-    assert settings.kafka.bootstrap is not None
+def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    ensure_models(settings, log=logging.getLogger("autoclerk").info)
+
+
+def run_worker_process(settings: Settings, *, models: dict[str, Path] | None = None) -> int:
+    """Consume until stopped; `models`: the artifacts vetted at start (default: CURRENT)."""
+    assert settings.kafka.bootstrap is not None
+    configure_logging()
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
     asyncio.run(
         ensure_topics(
@@ -110,7 +123,7 @@ def run_worker_process(settings: Settings) -> int:
     warning = reset_report(db_url=settings.db.url, epoch=epoch)
     if warning is not None:
         shout(warning)
-    processor = RuntimeProcessor(settings)
+    processor = RuntimeProcessor(settings, models=models)
     app = build_app(
         bootstrap=settings.kafka.bootstrap,
         topics=topics,

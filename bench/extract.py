@@ -17,7 +17,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from agents.extract import LocalExtractor, train_local_extractor
+from agents.extract import LocalExtractor
+from agents.extract.train import train_local_extractor
 from feedback.datasets import SHIPPED_SROIE, load_labelled_jsonl, load_sroie, split_documents
 from feedback.evaluation import EvalReport, cross_validate, holdout_evaluation, write_report
 from schemas.document import LabelledDocument

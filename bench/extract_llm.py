@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.extract_llm [--latency-ms 300] [--concurrency 16 64] [--rounds 8] [--in-process]
 
 The scripted server (tests/llm_server.py) answers every request after `latency`;
-the extractor is built by `autoclerk.llm_wiring.build_llm_extractor` with
+the extractor is built by `autoclerk.adapters.build_llm_extractor` with
 `max_concurrency` = the concurrency under test, and `concurrency` documents are
 in flight at once. With a perfect client, throughput is concurrency ÷ latency; the
 ratio achieved/ideal is what our client, the `openai` SDK, JSON schemas, parsing,
@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from autoclerk.llm_wiring import build_llm_extractor
+from autoclerk.adapters import build_llm_extractor
 from feedback.datasets import load_sroie
 from infra.settings import LlmSettings
 from schemas.document import Document

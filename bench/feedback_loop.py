@@ -30,7 +30,8 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
-from agents.extract import LocalExtractor, train_local_extractor
+from agents.extract import LocalExtractor
+from agents.extract.train import train_local_extractor
 from agents.routing import MANDATORY
 from feedback.datasets import SHIPPED_SROIE, load_sroie, split_documents
 from feedback.evaluation import evaluate

@@ -25,10 +25,10 @@ from threadpoolctl import threadpool_limits
 from autoclerk.demo import spawn_worker, stop_worker
 from autoclerk.publish import publish_events
 from autoclerk.reference import load_shipped_reference
-from autoclerk.runtime import ensure_models
 from autoclerk.samples import received_event, sample_documents
 from autoclerk.summary import collect_summary
 from bench.baseline import consume_produce_baseline
+from feedback.models import ensure_models
 from infra.broker import EmbeddedBroker
 from infra.db.engine import make_engine, migrate
 from infra.kafka import ensure_topics
@@ -53,7 +53,7 @@ async def _wait(engine, expected: int, worker, timeout_s: float) -> None:  # typ
 
 async def run(n: int, concurrency: int) -> dict[str, object]:
     base = Settings()
-    ensure_models(base)
+    ensure_models(models_dir=base.models.dir, data_dir=base.data_dir)
     docs = sample_documents(data_dir=base.data_dir, limit=n + 1)
     events = [received_event(d) for d in docs]
     mean_bytes = int(statistics.mean(len(e.model_dump_json()) for e in events))

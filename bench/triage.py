@@ -21,11 +21,12 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from agents.triage import OnnxTriageClassifier, train_claims_risk, train_triage
+from agents.triage import OnnxTriageClassifier
+from agents.triage.claims_risk_train import train_claims_risk
 from agents.triage.features import Featurizer
 from agents.triage.providers import cuda_device_count
 from agents.triage.samples import auto_claim_documents
-from agents.triage.train import _model, kind_label
+from agents.triage.train import _model, kind_label, train_triage
 from feedback.datasets import load_labelled_jsonl, load_sroie
 from schemas.document import Document, LabelledDocument
 

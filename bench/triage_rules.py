@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from agents.triage import OnnxTriageClassifier, train_triage
+from agents.triage import OnnxTriageClassifier
+from agents.triage.train import train_triage
 from bench.rules import GRAPHS, NOW, Case, claim, invoice
 from bench.triage import documents
 from rules.evaluator import ZenRulesEvaluator

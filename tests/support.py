@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from agents.extract.local import train_local_extractor
+from agents.extract.train import train_local_extractor
+from agents.model_store import train_and_promote
 from agents.triage.train import train_triage
-from autoclerk.models import train_and_promote
 from feedback.datasets import load_labelled_jsonl, load_sroie, split_documents
 from infra.db.engine import make_engine
 from infra.db.tables import DeadLetterRow, DecisionRow, IngestLedger, ReviewTaskRow

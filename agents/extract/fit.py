@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.isotonic import IsotonicRegression
 
 from agents.extract.calibration import Calibrator
 from agents.extract.features import Described, Layout
@@ -35,6 +36,12 @@ class _Example:
     gold: str | None
     document: LabelledDocument
     layout: Layout
+
+
+def fit_calibrator(scores: np.ndarray, correct: np.ndarray) -> Calibrator:
+    """The isotonic map from top candidate score to the probability of being right."""
+    isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+    return Calibrator(isotonic.fit(scores, correct.astype(float)))
 
 
 def _label(batch: Batch, gold: str | None) -> list[bool]:
@@ -163,7 +170,7 @@ def train_field(
     correct = np.array([_correct(p, g) for p, g in zip(preds, golds, strict=True)])
     threshold = _none_threshold(scores, golds, correct)
     kept = (scores >= threshold) & np.array([p is not None for p in preds])
-    calibrator = Calibrator.fit(scores[kept], correct[kept]) if kept.any() else None
+    calibrator = fit_calibrator(scores[kept], correct[kept]) if kept.any() else None
     absent = np.array([g is None for g in golds])
     # Laplace-smoothed: how often a None prediction was right out of fold
     none_conf = (float(absent[~kept].sum()) + 1.0) / (float((~kept).sum()) + 2.0)

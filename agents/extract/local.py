@@ -1,4 +1,4 @@
-"""Train, save, load and run the local extractor.
+"""Load and run the local extractor (training: `agents.extract.train`).
 
 An artifact is a directory named by its version, holding `model.joblib` (one
 `FieldModel` per kind and field) and `metadata.json` (version, training-data hash,
@@ -9,29 +9,38 @@ version and the training data, so retraining on the same data gives the same nam
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import pickle
-import time
-from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 import joblib
-import sklearn
 from threadpoolctl import ThreadpoolController
 
-from agents.extract.errors import ModelArtifactError, TrainingDataError
+from agents.extract.errors import ModelArtifactError
 from agents.extract.features import Layout
-from agents.extract.fit import train_field
-from agents.extract.normalize import Shape, shape_of
+from agents.extract.normalize import Shape
 from agents.extract.ranker import FieldModel, Prepared, prepare
-from schemas.document import Document, LabelledDocument
+from schemas.document import Document
 from schemas.fields import DocumentKind, ExtractedField, Extraction, FieldSource
 
 # Bump when candidates or features change: artifacts from another version are refused.
 FEATURE_VERSION = "8"
-MIN_LABELLED = 5
+
+
+def read_metadata(path: Path) -> dict[str, object]:
+    """The artifact's metadata, checked against this code without unpickling the model:
+    the first thing `LocalExtractor.load` does, and the cheap check the model registry
+    (`agents.model_store`) applies before a worker starts."""
+    meta_path, model_path = path / "metadata.json", path / "model.joblib"
+    if not meta_path.is_file() or not model_path.is_file():
+        raise ModelArtifactError(f"{path} is not a local extractor artifact")
+    metadata: dict[str, object] = json.loads(meta_path.read_text())
+    if metadata.get("feature_version") != FEATURE_VERSION:
+        raise ModelArtifactError(
+            f"{path}: feature version {metadata.get('feature_version')!r}, "
+            f"this code needs {FEATURE_VERSION!r}; retrain"
+        )
+    return metadata
 
 
 class LocalExtractor:
@@ -54,17 +63,9 @@ class LocalExtractor:
 
     @classmethod
     def load(cls, path: Path) -> LocalExtractor:
-        meta_path, model_path = path / "metadata.json", path / "model.joblib"
-        if not meta_path.is_file() or not model_path.is_file():
-            raise ModelArtifactError(f"{path} is not a local extractor artifact")
-        metadata = json.loads(meta_path.read_text())
-        if metadata.get("feature_version") != FEATURE_VERSION:
-            raise ModelArtifactError(
-                f"{path}: feature version {metadata.get('feature_version')!r}, "
-                f"this code needs {FEATURE_VERSION!r}; retrain"
-            )
+        metadata = read_metadata(path)
         try:
-            models = joblib.load(model_path)
+            models = joblib.load(path / "model.joblib")
         except (AttributeError, ImportError, pickle.UnpicklingError, EOFError) as exc:
             # classes moved or changed under an unchanged version: unusable, so retrain
             raise ModelArtifactError(f"{path}: cannot unpickle ({exc}); retrain") from exc
@@ -88,6 +89,10 @@ class LocalExtractor:
             shared: dict[Shape, Prepared] = {}
             # assume_finite: our features are finite by construction, and the check
             # is a measurable share of scoring a few hundred rows
+            # scikit-learn, imported here: the rankers are its estimators, already loaded
+            # with the artifact, and importing this module must not cost its start-up
+            import sklearn
+
             with self._threads.limit(limits=1, user_api="openmp"), sklearn.config_context(assume_finite=True):
                 fields = {}
                 for name, model in models.items():
@@ -130,65 +135,3 @@ def _union_bbox(document: Document, first: int, last: int) -> tuple[float, float
         max(b[2] for b in boxes if b),
         max(b[3] for b in boxes if b),
     )
-
-
-def _fields_by_kind(documents: Sequence[LabelledDocument]) -> dict[str, list[str]]:
-    present: dict[str, Counter[str]] = {}
-    for doc in documents:
-        counts = present.setdefault(doc.kind, Counter())
-        counts.update(name for name, value in doc.gold.items() if value is not None)
-    return {
-        kind: sorted(name for name, n in counts.items() if n >= MIN_LABELLED)
-        for kind, counts in present.items()
-    }
-
-
-def _data_hash(documents: Sequence[LabelledDocument]) -> str:
-    h = hashlib.sha256()
-    for doc in sorted(documents, key=lambda d: d.document_id):
-        h.update(doc.model_dump_json(exclude={"split"}).encode())
-    return h.hexdigest()
-
-
-def train_local_extractor(*, documents: Sequence[LabelledDocument], out_dir: Path, seed: int = 0) -> Path:
-    """Train per-field rankers for every kind in `documents`; returns the artifact dir.
-
-    Pass only training documents: evaluation must use documents left out here.
-    """
-    by_kind = _fields_by_kind(documents)
-    if not any(by_kind.values()):
-        raise TrainingDataError(f"no field has {MIN_LABELLED} labelled values to learn from")
-    started = time.perf_counter()
-    models: dict[str, dict[str, FieldModel]] = {}
-    # One OpenMP thread: the data are small, and spinning worker threads on a shared
-    # two-core machine made fitting slower by two orders of magnitude.
-    with ThreadpoolController().limit(limits=1, user_api="openmp"):
-        for kind, names in by_kind.items():
-            docs = [d for d in documents if d.kind == kind]
-            layouts = [Layout(d) for d in docs]
-            shared: dict[Shape, list[Prepared]] = {}
-            models[kind] = {}
-            for name in names:
-                shape = shape_of(name)
-                if shape not in shared:
-                    shared[shape] = [prepare(shape, d, lay) for d, lay in zip(docs, layouts, strict=True)]
-                models[kind][name] = train_field(
-                    name=name, shape=shape, documents=docs, seed=seed, prepared=shared[shape], layouts=layouts
-                )
-    data_hash = _data_hash(documents)
-    version = f"local-v{FEATURE_VERSION}-{data_hash[:12]}-s{seed}"
-    path = out_dir / version
-    path.mkdir(parents=True, exist_ok=True)
-    joblib.dump(models, path / "model.joblib", compress=3)
-    metadata = {
-        "version": version,
-        "feature_version": FEATURE_VERSION,
-        "training_data_sha256": data_hash,
-        "documents": dict(Counter(d.kind for d in documents)),
-        "seed": seed,
-        "sklearn": sklearn.__version__,
-        "train_seconds": round(time.perf_counter() - started, 2),
-        "fields": {kind: {n: m.metrics for n, m in fm.items()} for kind, fm in models.items()},
-    }
-    (path / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True))
-    return path

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
 
 from agents.extract.calibration import Calibrator
 from agents.extract.candidates import Candidate, candidates_for
@@ -23,6 +23,9 @@ from agents.extract.gazetteer import Gazetteer, Lexicon
 from agents.extract.normalize import Shape, comparison_key
 from agents.extract.vocabulary import Vocabulary
 from schemas.document import Document
+
+if TYPE_CHECKING:  # fitted by agents.extract.fit; serving only calls predict_proba
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
 Prepared = tuple[list[Candidate], Described]
 

@@ -1,13 +1,15 @@
 """Triage: a fast first look at each document (kind, and risk that a human must act).
 
-`train_triage` writes a versioned ONNX artifact; `OnnxTriageClassifier.load` serves it
-with micro-batching. `train_claims_risk` is the tabular auto-claim fraud model.
+The package's surface is what a worker serves: `OnnxTriageClassifier.load` serves a
+versioned ONNX artifact with micro-batching, `ClaimsRiskScorer` the tabular auto-claim
+fraud model. Training is offline and imported from its own modules, which serving never
+imports (scikit-learn, skl2onnx): `agents.triage.train.train_triage` and
+`agents.triage.claims_risk_train.train_claims_risk`.
 """
 
-from agents.triage.claims_risk import ClaimsRiskScorer, train_claims_risk
+from agents.triage.claims_risk import ClaimsRiskScorer
 from agents.triage.errors import InferenceFailed, ModelUnavailable, TrainingError, TriageError
 from agents.triage.runtime import OnnxTriageClassifier
-from agents.triage.train import kind_label, train_triage
 
 __all__ = [
     "ClaimsRiskScorer",
@@ -16,7 +18,4 @@ __all__ = [
     "OnnxTriageClassifier",
     "TrainingError",
     "TriageError",
-    "kind_label",
-    "train_claims_risk",
-    "train_triage",
 ]

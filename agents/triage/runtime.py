@@ -52,18 +52,26 @@ def _session(path: Path, providers: list[str]) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), sess_options=options, providers=providers)
 
 
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The artifact's metadata, checked against this code without building a session:
+    the first thing loading does, and the cheap check the model registry
+    (`agents.model_store`) applies before a worker starts."""
+    try:
+        meta: dict[str, Any] = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelUnavailable(f"cannot read {path / 'metadata.json'}: {exc}") from exc
+    if meta.get("feature_version") != FEATURE_VERSION:
+        raise ModelUnavailable(
+            f"artifact features {meta.get('feature_version')!r} != runtime {FEATURE_VERSION!r}"
+        )
+    return meta
+
+
 class _Model:
     """The loaded artifact: sessions, labels, and which kinds have a learnt risk."""
 
     def __init__(self, path: Path, *, prefer_gpu: bool) -> None:
-        try:
-            meta = json.loads((path / "metadata.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ModelUnavailable(f"cannot read {path / 'metadata.json'}: {exc}") from exc
-        if meta.get("feature_version") != FEATURE_VERSION:
-            raise ModelUnavailable(
-                f"artifact features {meta.get('feature_version')!r} != runtime {FEATURE_VERSION!r}"
-            )
+        meta = read_metadata(path)
         providers = choose_providers(prefer_gpu=prefer_gpu)
         try:
             self.kind = _session(path / meta["model_file"], providers)

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from agents.model_store import current
 from agents.routing import MANDATORY
 from autoclerk.cli import app as cli
-from autoclerk.models import current
 from feedback.datasets import load_sroie, split_documents, write_labelled_jsonl
 from feedback.export import corrections_against, labelled_from_review
 from schemas.document import Document, LabelledDocument

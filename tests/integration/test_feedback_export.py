@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 from agents.routing import RoutingPolicy
 from agents.service import DocumentService
+from autoclerk.bootstrap import Adapters, Database, build_service, open_database
 from autoclerk.cli import app as cli
-from autoclerk.wiring import Adapters, Database, build_service, open_database
 from feedback.datasets import declared_split, load_labelled_jsonl
 from feedback.export import export_reviews
 from infra.feedback_source import SqlReviewedSource

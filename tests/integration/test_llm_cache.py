@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from autoclerk.llm_wiring import build_llm_extractor, layered_cache
+from autoclerk.adapters import build_llm_extractor, layered_cache
 from infra.db.engine import make_async_engine, migrate
 from infra.db.tables import LlmExtractionRow, utcnow
 from infra.llm_cache import SqlExtractionCache

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from agents.extract.llm import LlmExtractor
-from autoclerk.llm_wiring import build_llm_extractor
+from autoclerk.adapters import build_llm_extractor
 from infra.settings import LlmSettings
 from schemas.document import Document
 from schemas.fields import CLAIM_FIELDS, Extraction

@@ -18,7 +18,7 @@ from sqlmodel import col
 from agents.llm_retry import LlmRetrier
 from agents.routing import RoutingPolicy
 from agents.service import DocumentService
-from autoclerk.wiring import Adapters, Database, build_llm_retrier, build_service, open_database
+from autoclerk.bootstrap import Adapters, Database, build_llm_retrier, build_service, open_database
 from infra.db.tables import (
     DecisionRow,
     ExtractionRow,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 
 from agents.service import DocumentService
-from autoclerk.wiring import Database
+from autoclerk.bootstrap import Database
 from infra.db.tables import DeadLetterRow, DecisionRow, IngestLedger, ReviewTaskRow
 from schemas.events import Envelope, ReviewCompleted
 from schemas.messages import MessageMeta

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from agents.model_store import current
 from autoclerk.cli import app as cli
-from autoclerk.models import current
 
 
 def _models(trained_models: Path, tmp_path: Path) -> Path:

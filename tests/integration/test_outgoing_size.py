@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from agents.routing import RoutingPolicy
 from agents.service import DocumentService
-from autoclerk.wiring import Adapters, Database, build_service, open_database
+from autoclerk.bootstrap import Adapters, Database, build_service, open_database
 from infra.db.engine import _MIGRATIONS, make_engine, migrate
 from infra.db.tables import DeadLetterRow, DecisionRow, OutboxRow, RuleResultRow
 from infra.pdf import parse_pdf

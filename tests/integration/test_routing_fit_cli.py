@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from agents.extract.local import train_local_extractor
+from agents.extract.train import train_local_extractor
+from agents.model_store import promote
 from agents.routing import RoutingPolicy
-from autoclerk.models import promote
-from autoclerk.routing_cli import UnverifiedModelError, fit_routing, held_out_extractor, labelled_documents
+from feedback.corpus import labelled_documents
 from feedback.datasets import load_labelled_jsonl, load_sroie, split_documents, write_labelled_jsonl
 from feedback.routing_fit import NEVER_AUTO, write_json_atomic
+from feedback.routing_holdout import UnverifiedModelError, fit_routing, held_out_extractor
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from agents.routing import RoutingPolicy
 from agents.service import DocumentService
-from autoclerk.wiring import Adapters, Database, build_service, open_database
+from autoclerk.bootstrap import Adapters, Database, build_service, open_database
 from infra.db.tables import DeadLetterRow, DecisionRow, IngestLedger, ReviewTaskRow
 from infra.pdf import parse_pdf
 from schemas.events import DocumentReceived, Envelope, FieldCorrection, ReviewCompleted

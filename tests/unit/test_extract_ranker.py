@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agents.extract import LocalExtractor, ModelArtifactError, TrainingDataError, train_local_extractor
+from agents.extract import LocalExtractor, ModelArtifactError, TrainingDataError
 from agents.extract.normalize import comparison_key
+from agents.extract.train import train_local_extractor
 from agents.ports import Extractor
 from feedback.datasets import load_labelled_jsonl, load_sroie, split_documents
 from schemas.document import Document, LabelledDocument

@@ -11,8 +11,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from agents.triage import TrainingError, train_claims_risk
-from agents.triage.claims_risk import CATEGORICAL, NUMERIC, TARGET, encode, recall_at_budget
+from agents.triage import TrainingError
+from agents.triage.claims_risk import CATEGORICAL, NUMERIC, TARGET, encode
+from agents.triage.claims_risk_train import recall_at_budget, train_claims_risk
 from agents.triage.samples import auto_claim_documents
 
 EXTRA = ("policy_number", "incident_date", "incident_location", "incident_city", "auto_model")

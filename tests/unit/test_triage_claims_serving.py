@@ -8,10 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.triage import OnnxTriageClassifier, train_claims_risk, train_triage
+from agents.triage import OnnxTriageClassifier
 from agents.triage.claims_risk import CATEGORICAL, NUMERIC, ClaimsRiskScorer
+from agents.triage.claims_risk_train import train_claims_risk
 from agents.triage.errors import ModelUnavailable
 from agents.triage.runtime import FRAUD
+from agents.triage.train import train_triage
 from schemas.document import Document
 from tests.unit.test_triage_claims_risk import _write_csv
 from tests.unit.test_triage_samples import corpus

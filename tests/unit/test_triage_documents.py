@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from autoclerk.models import all_documents
-from autoclerk.routing_cv import _save, predictions_key
-from autoclerk.triage_train import triage_documents
+from feedback.corpus import all_documents
 from feedback.datasets import SHIPPED_SROIE, declared_split, write_labelled_jsonl
+from feedback.routing_cv import _save, predictions_key
+from feedback.triage_data import triage_documents
 from schemas.document import LabelledDocument, Line
 from schemas.fields import ExtractedField, Extraction
 

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from agents.ports import TriageClassifier
-from agents.triage import OnnxTriageClassifier, train_triage
+from agents.triage import OnnxTriageClassifier
 from agents.triage.providers import CPU, choose_providers
+from agents.triage.train import train_triage
 from schemas.document import Document
 from schemas.verdicts import TriageResult
 from tests.unit.test_triage_samples import corpus

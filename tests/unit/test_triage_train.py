@@ -7,9 +7,9 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from agents.triage import TrainingError, train_triage
+from agents.triage import TrainingError
 from agents.triage.features import FEATURE_VERSION, N_FEATURES, Featurizer
-from agents.triage.train import data_hash
+from agents.triage.train import data_hash, train_triage
 from tests.unit.test_triage_samples import corpus
 
 

@@ -1,135 +1,29 @@
 """`autoclerk routing fit`: routing thresholds fitted to a target error on held-out data.
 
-Default (`--cv 5`): cross-fitted out-of-fold predictions over every labelled document
-(shipped plus `--data` files), see `feedback.crossfit`: fold models that never trained
-on the document they predict, thresholds fitted on all those predictions, and a
-held-out report in which each half of the documents is judged by the other half's fit.
-
-`--cv 0`: the declared split. The extractor scored must not have seen the documents it
-is scored on: we use the promoted (CURRENT) local extractor only when its metadata
-shows it trained on exactly the declared train split, and train one on that split when
-none exists yet. Its predictions on the declared test split are cut in two by hash:
-thresholds are fitted on one half, and the straight-through rate and error are
-reported on the other.
+Parse and print: the fitting is `feedback.routing_cv.fit_routing_cv` (`--cv K`, the
+default: cross-fitted out-of-fold predictions over every labelled document) and
+`feedback.routing_holdout.fit_routing` (`--cv 0`: the declared split).
 """
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.routing import MANDATORY
-from autoclerk.models import all_documents, labelled_documents
-from autoclerk.routing_cv import fit_routing_cv
-from feedback.routing_fit import (
-    NEVER_AUTO,
-    fit_thresholds,
-    heldout_report,
-    split_in_two,
-    thresholds_file,
-    write_json_atomic,
-)
+from agents.model_store import oof_dir, thresholds_path
+from feedback.corpus import all_documents
+from feedback.routing_cv import fit_routing_cv
+from feedback.routing_fit import NEVER_AUTO, write_json_atomic
+from feedback.routing_holdout import UnverifiedModelError, fit_routing
 from infra.settings import Settings
-from schemas.document import LabelledDocument
-
-if TYPE_CHECKING:
-    from agents.extract.local import LocalExtractor
 
 routing_app = typer.Typer(no_args_is_help=True, help="Routing thresholds.")
 console = Console()
-
-
-class UnverifiedModelError(Exception):
-    """The promoted extractor may have trained on the documents we would score it on."""
-
-
-def training_hash(documents: Sequence[LabelledDocument]) -> str:
-    # Mirrors the hash `train_local_extractor` records as `training_data_sha256`; if the
-    # two ever drift, the check below refuses the model rather than trusting it.
-    h = hashlib.sha256()
-    for doc in sorted(documents, key=lambda d: d.document_id):
-        h.update(doc.model_dump_json(exclude={"split"}).encode())
-    return h.hexdigest()
-
-
-def held_out_extractor(
-    *, models_dir: Path, train: Sequence[LabelledDocument], log: Any = print
-) -> LocalExtractor:
-    """The CURRENT extractor if it trained on exactly `train`; a new one if none exists."""
-    # imported here: scikit-learn and friends cost a second at every CLI start
-    from agents.extract.local import LocalExtractor, train_local_extractor
-    from autoclerk.models import current, train_and_promote
-
-    path = current(models_dir, "extractor")
-    if path is None:
-        log(f"no extractor yet: training on the {len(train)} documents of the train split …")
-        path = train_and_promote(
-            models_dir=models_dir, name="extractor", trainer=train_local_extractor, documents=train
-        )
-    extractor = LocalExtractor.load(path)
-    if extractor.metadata.get("training_data_sha256") != training_hash(train):
-        raise UnverifiedModelError(
-            f"{path.name} did not train on exactly the declared train split "
-            f"({extractor.metadata.get('documents')} vs {len(train)} documents): its test "
-            "scores would not be held out; run `autoclerk train extractor` first"
-        )
-    return extractor
-
-
-def fit_routing(
-    *,
-    models_dir: Path,
-    data_dir: Path,
-    target_error: float,
-    max_risk: float,
-    min_support: int = 30,
-    confidence: float = 0.95,
-    log: Any = print,
-) -> dict[str, object]:
-    """Fit on one half of the test split, report on the other; returns the file's JSON."""
-    from feedback.datasets import split_documents
-    from feedback.evaluation import predict
-
-    train, test = split_documents(labelled_documents(data_dir))
-    extractor = held_out_extractor(models_dir=models_dir, train=train, log=log)
-    mandatory = dict(MANDATORY)
-    fit_docs, report_docs = split_in_two(test)
-    predictions = asyncio.run(predict(extractor=extractor, documents=test))
-    fitted = fit_thresholds(
-        predictions=[predictions[d.document_id] for d in fit_docs],
-        gold=fit_docs,
-        target_error=target_error,
-        mandatory=mandatory,
-        min_support=min_support,
-        confidence=confidence,
-    )
-    heldout = heldout_report(
-        thresholds=fitted.thresholds(),
-        predictions=[predictions[d.document_id] for d in report_docs],
-        gold=report_docs,
-        mandatory=mandatory,
-        confidence=confidence,
-    )
-    protocol = (
-        f"extractor trained on the declared train split ({len(train)} documents); its "
-        f"predictions on the test split ({len(test)}) cut in two by hash: thresholds fitted "
-        f"on {len(fit_docs)}, straight-through measured on the other {len(report_docs)}"
-    )
-    return thresholds_file(
-        fitted=fitted,
-        heldout=heldout,
-        model_version=extractor.version,
-        max_risk=max_risk,
-        protocol=protocol,
-    )
 
 
 def _threshold_text(t: float) -> str:
@@ -231,7 +125,7 @@ def fit_cmd(
                 grouping=group_by,
                 seed=seed,
                 min_support=min_support,
-                cache_dir=s.models.dir / "routing" / "oof",
+                cache_dir=oof_dir(s.models.dir),
                 reuse=reuse,
                 budget="document" if budget == "document" else "field",
                 log=console.print,
@@ -248,7 +142,7 @@ def fit_cmd(
     except (UnverifiedModelError, FeedbackError) as exc:
         console.print(f"[red]{exc}")
         raise typer.Exit(2) from exc
-    path = out or s.models.dir / "routing" / "thresholds.json"
+    path = out or thresholds_path(s.models.dir)
     write_json_atomic(result, path)
     for table in render(result):
         console.print(table)

@@ -1,6 +1,6 @@
 """`autoclerk feedback export`: reviewers' completed reviews as labelled JSONL.
 
-Thin: parse options, wire the SQL reader to `feedback.export`, print what was written.
+Thin: parse options, call `autoclerk.export.export_from_store`, print what was written.
 The file feeds `autoclerk train extractor --data FILE`.
 """
 
@@ -14,27 +14,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from feedback.export import ExportFormat, ExportSummary
+from feedback.export import ExportFormat
 from infra.settings import Settings
 
 feedback_app = typer.Typer(no_args_is_help=True, help="Training data from reviewers' corrections.")
 console = Console()
-
-
-async def export_from_store(
-    *, settings: Settings, out: Path, since: datetime | None, fmt: ExportFormat = "labelled"
-) -> ExportSummary:
-    """Migrate if needed, read completed reviews, write them; returns the summary."""
-    from feedback.export import export_reviews
-    from infra.db.engine import make_async_engine, migrate
-    from infra.feedback_source import SqlReviewedSource
-
-    migrate(settings.db.url)
-    engine = make_async_engine(settings.db.url)
-    try:
-        return await export_reviews(source=SqlReviewedSource(engine=engine), out=out, since=since, fmt=fmt)
-    finally:
-        await engine.dispose()
 
 
 @feedback_app.command("export")
@@ -61,6 +45,8 @@ def export(
     except ValueError as exc:
         raise typer.BadParameter(f"--since: {exc}") from exc
     kind: ExportFormat = "openai" if fmt == "openai" else "labelled"
+    from autoclerk.export import export_from_store
+
     summary = asyncio.run(export_from_store(settings=Settings(), out=out, since=after, fmt=kind))
     console.print(
         f"wrote {summary.documents} reviewed document(s) to {out}: splits {summary.splits}, "

@@ -1,4 +1,4 @@
-"""`autoclerk review serve` and `autoclerk users ...`: the review UI's commands.
+"""`autoclerk users ...`: review UI users and API tokens.
 
 Passwords are never defaults and never arguments (they would land in shell history
 and `ps`): they come from a prompt, from stdin (`--password-stdin`), or from the
@@ -17,37 +17,9 @@ from rich.console import Console
 
 from infra.settings import Settings
 
-review_app = typer.Typer(no_args_is_help=True, help="The reviewer web UI and HTTP API.")
 users_app = typer.Typer(no_args_is_help=True, help="Review UI users and API tokens.")
 console = Console(stderr=True)
 PASSWORD_ENV = "AUTOCLERK_ADMIN_PASSWORD"
-
-
-@review_app.command("serve")
-def serve(
-    host: Annotated[str | None, typer.Option(help="default: review.host (127.0.0.1)")] = None,
-    port: Annotated[int | None, typer.Option(help="default: review.port")] = None,
-    lease_minutes: Annotated[float, typer.Option(help="how long a reviewer holds a task")] = 15.0,
-) -> None:
-    """Serve the review UI and /api (OpenAPI docs at /api/docs)."""
-    import uvicorn
-
-    from infra.db.engine import make_async_engine, migrate
-    from review.app import create_app
-    from review.publish import KafkaPublisher
-
-    settings = Settings()
-    if settings.kafka.bootstrap is None:
-        console.print("[red]no broker: set AUTOCLERK_KAFKA__BOOTSTRAP (review.completed must go somewhere)")
-        raise typer.Exit(2)
-    migrate(settings.db.url)
-    app = create_app(
-        settings=settings,
-        engine=make_async_engine(settings.db.url),
-        publisher=KafkaPublisher(bootstrap=settings.kafka.bootstrap),
-        lease_s=lease_minutes * 60,
-    )
-    uvicorn.run(app, host=host or settings.review.host, port=port or settings.review.port, log_level="info")
 
 
 def _read_password(*, from_stdin: bool) -> str:

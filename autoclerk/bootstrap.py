@@ -1,49 +1,68 @@
-"""The one place that builds real adapters and wires the service.
+"""The composition root: the one place that builds real adapters and wires the service.
 
-Tests call `build_service` with fakes of our own interfaces; the CLI calls
-`open_runtime`, which builds the real ones from `Settings`.
+Tests call `build_service` (and `build_llm_retrier`) with fakes of our own interfaces;
+the worker calls `open_runtime`, which opens the database and builds the real adapters
+from `Settings` (`autoclerk.adapters`) and hands them to the same functions. Models are
+vetted once per worker start (`feedback.models.ensure_models`, before the runtime
+opens) and loaded once, here.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import psycopg
+import sqlalchemy.exc
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from agents.budget import DEFAULT_MAX_MESSAGE_BYTES
-from agents.decode import DocumentLimits, PdfParser
+from agents.decode import DocumentLimits
 from agents.graph import build_graph
 from agents.llm_retry import LlmRetrier, RetryConfig
-from agents.ports import Extractor, RulesEvaluator, TriageClassifier
-from agents.routing import RoutingPolicy
 from agents.service import DocumentService, ServiceConfig
 from agents.state import WorkflowContext
+from autoclerk.adapters import Adapters, document_limits, open_adapters, served_models
 from infra.checkpoint import open_checkpointer
 from infra.db.engine import make_async_engine, migrate
+from infra.errors import RetryableInfraError
 from infra.retry_store import SqlRetryStore
-from infra.settings import LlmSettings
+from infra.settings import LlmSettings, Settings
 from infra.store import SqlStore
 from schemas.fields import Extraction
 from schemas.messages import Topics
 from schemas.verdicts import ReferenceFacts
 
+__all__ = [
+    "RETRYABLE",
+    "Adapters",
+    "Database",
+    "Runtime",
+    "build_llm_retrier",
+    "build_service",
+    "open_database",
+    "open_runtime",
+    "workflow_context",
+]
+
+# Database outages and lock timeouts pass; the edge retries, then restarts the worker.
+RETRYABLE: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    RetryableInfraError,
+)
+
 
 def utc_clock() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass
-class Adapters:
-    triage: TriageClassifier
-    extractor: Extractor
-    rules: RulesEvaluator
-    parse_pdf: PdfParser
-    routing: RoutingPolicy
 
 
 def workflow_context(
@@ -136,3 +155,53 @@ async def open_database(url: str, *, schema: str | None = None) -> AsyncIterator
             yield Database(engine=engine, store=SqlStore(engine=engine), checkpointer=saver)
     finally:
         await engine.dispose()
+
+
+@dataclass
+class Runtime:
+    service: DocumentService
+    database: Database
+    topics: Topics
+    adapters: Adapters
+    retrier: LlmRetrier | None = None
+    """Set when an LLM extracts and `llm.retry_window_s` > 0."""
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, *, models: dict[str, Path] | None = None, schema: str | None = None
+) -> AsyncIterator[Runtime]:
+    """Everything a worker needs, each model loaded once. `models`: the artifacts
+    `ensure_models` vetted at start; by default the registry's CURRENT versions."""
+    models = models if models is not None else served_models(settings)
+    topics = Topics.with_prefix(settings.kafka.topic_prefix)
+    async with (
+        open_database(settings.db.url, schema=schema) as db,
+        open_adapters(settings, models=models, engine=db.engine) as adapters,
+    ):
+        service = build_service(
+            store=db.store,
+            checkpointer=db.checkpointer,
+            adapters=adapters,
+            topics=topics,
+            max_event_bytes=settings.kafka.max_event_bytes,
+            max_message_bytes=settings.kafka.max_message_bytes,
+            limits=document_limits(settings),
+            sla_hours=settings.review.sla_hours,
+            retryable=RETRYABLE,
+        )
+        retrier = (
+            build_llm_retrier(
+                engine=db.engine,
+                store=db.store,
+                checkpointer=db.checkpointer,
+                adapters=adapters,
+                topics=topics,
+                llm=settings.llm,
+                sla_hours=settings.review.sla_hours,
+                retryable=RETRYABLE,
+            )
+            if settings.llm.enabled and settings.llm.retry_window_s > 0
+            else None
+        )
+        yield Runtime(service=service, database=db, topics=topics, adapters=adapters, retrier=retrier)

@@ -1,9 +1,5 @@
-"""Trained artifacts on disk: `<models.dir>/<name>/<version>/` plus a `CURRENT` pointer.
-
-A fresh machine has none, so `ensure_models` trains them from the shipped labelled
-data (training split only) before the first run. Retraining writes a new version
-and moves the pointer; the previous version stays for rollback.
-"""
+"""The labelled documents models train and are scored on: the shipped data (SROIE
+receipts and generated claims, both splits) with labelled JSONL files merged over it."""
 
 from __future__ import annotations
 
@@ -13,23 +9,6 @@ from pathlib import Path
 from feedback.datasets import load_labelled_jsonl, load_sroie, split_documents
 from feedback.export import merge_documents
 from schemas.document import LabelledDocument
-
-Trainer = Callable[..., Path]
-
-
-def current(models_dir: Path, name: str) -> Path | None:
-    pointer = models_dir / name / "CURRENT"
-    if not pointer.is_file():
-        return None
-    path = models_dir / name / pointer.read_text().strip()
-    return path if path.is_dir() else None
-
-
-def promote(models_dir: Path, name: str, artifact: Path) -> None:
-    pointer = models_dir / name / "CURRENT"
-    tmp = pointer.with_suffix(".tmp")
-    tmp.write_text(artifact.name + "\n")
-    tmp.replace(pointer)  # atomic: a reader sees the old or the new version, never half
 
 
 def labelled_documents(data_dir: Path) -> list[LabelledDocument]:
@@ -67,13 +46,3 @@ def training_documents(data_dir: Path) -> list[LabelledDocument]:
     """The shipped labelled documents' training split (the test split is for eval)."""
     train, _ = split_documents(labelled_documents(data_dir))
     return train
-
-
-def train_and_promote(
-    *, models_dir: Path, name: str, trainer: Trainer, documents: Sequence[LabelledDocument]
-) -> Path:
-    out = models_dir / name
-    out.mkdir(parents=True, exist_ok=True)
-    artifact = trainer(documents=documents, out_dir=out)
-    promote(models_dir, name, artifact)
-    return artifact

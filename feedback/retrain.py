@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agents.extract.errors import ModelArtifactError
-from agents.extract.local import LocalExtractor, train_local_extractor
-from autoclerk.models import all_documents, current, promote
+from agents.extract.local import LocalExtractor
+from agents.extract.train import train_local_extractor
+from agents.model_store import EXTRACTOR, current, promote
+from feedback.corpus import all_documents
 from feedback.datasets import split_documents
 from feedback.evaluation import EvalReport
 from feedback.promotion import DEFAULT_TOLERANCE, GateVerdict, gate, mandatory_reports
@@ -40,7 +42,7 @@ def _report_line(name: str, reports: dict[str, EvalReport]) -> str:
 def _current_reports(
     *, models_dir: Path, test: Sequence[LabelledDocument], log: Log
 ) -> dict[str, EvalReport] | None:
-    path = current(models_dir, "extractor")
+    path = current(models_dir, EXTRACTOR)
     if path is None:
         return None
     try:
@@ -65,7 +67,7 @@ def retrain_extractor(
     """Train a candidate, score it and CURRENT on the test split, promote through the gate."""
     train, test = split_documents(all_documents(data_dir=data_dir, extra=extra))
     log(f"training on {len(train)} documents ({len(extra)} extra file(s)); scoring on {len(test)} held out")
-    out = models_dir / "extractor"
+    out = models_dir / EXTRACTOR
     out.mkdir(parents=True, exist_ok=True)
     artifact = train_local_extractor(documents=train, out_dir=out)
     candidate = asyncio.run(mandatory_reports(extractor=LocalExtractor.load(artifact), test=test))
@@ -77,6 +79,6 @@ def retrain_extractor(
         force=force,
     )
     if verdict.promote:
-        promote(models_dir, "extractor", artifact)
+        promote(models_dir, EXTRACTOR, artifact)
     log(("promoted: " if verdict.promote else "NOT promoted: ") + verdict.reason)
     return Retrained(artifact=artifact, verdict=verdict, promoted=verdict.promote)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from agents.model_store import TRIAGE, oof_dir, train_and_promote
 from agents.routing import MANDATORY
-from autoclerk.models import all_documents
-from autoclerk.routing_cv import oof_predictions
+from feedback.corpus import all_documents
 from feedback.datasets import split_documents
 from feedback.exceptions import LABEL, label_exceptions
+from feedback.routing_cv import oof_predictions
 from schemas.document import LabelledDocument
 
 Log = Callable[[str], None]
@@ -42,7 +43,7 @@ def triage_documents(
             folds=exceptions_cv,
             grouping="document",
             seed=seed,
-            cache_dir=models_dir / "routing" / "oof",
+            cache_dir=oof_dir(models_dir),
             log=log,
         )
         docs = label_exceptions(documents=docs, predictions=predictions, mandatory=MANDATORY)
@@ -51,3 +52,20 @@ def triage_documents(
     positive = sum(d.metadata[LABEL] == "true" for d in labelled)
     log(f"triage: {len(train)} training documents, {len(labelled)} labelled for risk, {positive} positive")
     return train
+
+
+def retrain_triage(
+    *,
+    models_dir: Path,
+    data_dir: Path,
+    extra: Sequence[Path] = (),
+    exceptions_cv: int = 0,
+    log: Log = print,
+) -> Path:
+    """Train the triage classifier on `triage_documents` and promote it; returns the artifact."""
+    from agents.triage.train import train_triage
+
+    docs = triage_documents(
+        data_dir=data_dir, models_dir=models_dir, extra=extra, exceptions_cv=exceptions_cv, log=log
+    )
+    return train_and_promote(models_dir=models_dir, name=TRIAGE, trainer=train_triage, documents=docs)

@@ -82,7 +82,8 @@ def oof_predictions(
     """Out-of-fold predictions by fold-trained local extractors; reused from `cache_dir`
     when the documents, folds and extractor code are unchanged (refitting at another
     target then takes seconds, not K trainings)."""
-    from agents.extract.local import LocalExtractor, train_local_extractor
+    from agents.extract.local import LocalExtractor
+    from agents.extract.train import train_local_extractor
     from feedback.crossfit import group_key
     from feedback.evaluation import out_of_fold_predictions
 

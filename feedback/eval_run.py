@@ -1,4 +1,4 @@
-"""`autoclerk eval DATASET`: extraction quality on documents the model did not train on."""
+"""`autoclerk eval DATASET`: train and score the local extractor on disjoint documents."""
 
 from __future__ import annotations
 
@@ -8,15 +8,11 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
-from agents.extract.local import LocalExtractor, train_local_extractor
+from agents.extract.local import LocalExtractor
+from agents.extract.train import train_local_extractor
 from feedback.datasets import load_labelled_jsonl, sroie_document
-from feedback.evaluation import EvalReport, cross_validate, holdout_evaluation, write_report
+from feedback.evaluation import EvalReport, cross_validate, holdout_evaluation
 from schemas.document import LabelledDocument
-
-console = Console()
 
 
 def load_dataset(path: Path) -> list[LabelledDocument]:
@@ -27,20 +23,6 @@ def load_dataset(path: Path) -> list[LabelledDocument]:
         with path.open() as fh:
             return [sroie_document(json.loads(line)) for line in fh if line.strip()]
     return load_labelled_jsonl(path)
-
-
-def _table(report: EvalReport) -> Table:
-    t = Table(title=f"{report.kind}: {report.protocol}")
-    for col in ("field", "exact match", "precision", "recall", "F1"):
-        t.add_column(col, justify="left" if col == "field" else "right")
-    for name, m in report.fields.items():
-        t.add_row(name, f"{m.accuracy:.3f}", f"{m.precision:.3f}", f"{m.recall:.3f}", f"{m.f1:.3f}")
-    t.caption = (
-        f"document accuracy {report.document_accuracy:.3f} · ECE {report.ece:.4f} · "
-        f"straight-through {report.straight_through_rate:.1%} at ≤{report.target_error:.0%} error "
-        f"(oracle threshold {report.straight_through_threshold})"
-    )
-    return t
 
 
 def run_eval(
@@ -70,20 +52,3 @@ def run_eval(
             )
         reports.append(asyncio.run(coro))
     return reports
-
-
-def eval_command(
-    dataset: Path,
-    *,
-    cv: int | None,
-    target_error: float,
-    field: Sequence[str] | None,
-    report: Path | None,
-    seed: int,
-) -> None:
-    """Per-field accuracy and F1, document accuracy, ECE and straight-through rate of the
-    local extractor, trained and scored on disjoint documents."""
-    for r in run_eval(path=dataset, folds=cv, target_error=target_error, fields=field, seed=seed):
-        console.print(_table(r))
-        if report:
-            write_report(r, report / f"{dataset.stem}-{r.kind}.json")
