@@ -33,29 +33,15 @@ def _read_password(*, from_stdin: bool) -> str:
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
-async def _create(url: str, *, username: str, password: str, role: str) -> None:
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from infra.db.engine import make_async_engine
-    from review.auth import create_user
-
-    engine = make_async_engine(url)
-    try:
-        async with async_sessionmaker(engine)() as s:
-            await create_user(s, username=username, password=password, role=role)  # type: ignore[arg-type]
-    finally:
-        await engine.dispose()
-
-
 def _create_user(*, username: str, role: str, password_stdin: bool) -> None:
-    from infra.db.engine import migrate
+    from autoclerk.accounts import add_user, prepare_database
     from review.errors import Invalid
 
     settings = Settings()
-    migrate(settings.db.url)
+    prepare_database(settings.db.url)
     password = _read_password(from_stdin=password_stdin)
     try:
-        asyncio.run(_create(settings.db.url, username=username, password=password, role=role))
+        asyncio.run(add_user(db_url=settings.db.url, username=username, password=password, role=role))
     except Invalid as exc:
         console.print(f"[red]{exc}")
         raise typer.Exit(1) from exc
@@ -87,20 +73,8 @@ def create_token_cmd(
     name: Annotated[str, typer.Option(help="what the token is for")] = "api",
 ) -> None:
     """Print a new API token for a user (shown once; only its hash is stored)."""
-    from sqlalchemy.ext.asyncio import async_sessionmaker
-
-    from infra.db.engine import make_async_engine, migrate
-    from review.auth import create_token
+    from autoclerk.accounts import add_token, prepare_database
 
     settings = Settings()
-    migrate(settings.db.url)
-
-    async def go() -> str:
-        engine = make_async_engine(settings.db.url)
-        try:
-            async with async_sessionmaker(engine)() as s:
-                return await create_token(s, username=username, name=name)
-        finally:
-            await engine.dispose()
-
-    print(asyncio.run(go()))
+    prepare_database(settings.db.url)
+    print(asyncio.run(add_token(db_url=settings.db.url, username=username, name=name)))

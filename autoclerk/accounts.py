@@ -1,0 +1,36 @@
+"""Review UI accounts and API tokens in the configured database, for `autoclerk users`.
+
+Migrates first (a fresh database gets its tables), then calls `review.auth` in one
+session on a short-lived engine.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from infra.db.engine import make_async_engine, migrate
+from review.auth import create_token, create_user
+
+
+async def add_user(*, db_url: str, username: str, password: str, role: str) -> None:
+    """Create a user (`review.errors.Invalid` for a bad role, name or password)."""
+    engine = make_async_engine(db_url)
+    try:
+        async with async_sessionmaker(engine)() as s:
+            await create_user(s, username=username, password=password, role=role)  # type: ignore[arg-type]
+    finally:
+        await engine.dispose()
+
+
+async def add_token(*, db_url: str, username: str, name: str) -> str:
+    """A new API token for `username`; only its hash is stored."""
+    engine = make_async_engine(db_url)
+    try:
+        async with async_sessionmaker(engine)() as s:
+            return await create_token(s, username=username, name=name)
+    finally:
+        await engine.dispose()
+
+
+def prepare_database(db_url: str) -> None:
+    migrate(db_url)
