@@ -22,12 +22,13 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
+from agents.routing import RoutingPolicy
 from infra.settings import Settings
 from review.auth import Principal, csrf_matches, new_csrf_token, session_principal, token_principal
 from review.errors import Forbidden, NotAuthenticated, ReviewError
 from review.publish import Publisher
 from review.second import DoubleReviewPolicy
-from review.tasks import Completion, Submitted, submit
+from review.tasks import Completion, LowConfidence, Submitted, submit
 from schemas.messages import Topics
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,7 @@ class ReviewContext:
     publisher: Publisher
     topics: Topics
     lease_s: float
-    low_confidence: float
+    low_confidence: LowConfidence
     templates: Jinja2Templates
     clock: Callable[[], datetime] = _utcnow
     policy: DoubleReviewPolicy = field(default_factory=DoubleReviewPolicy)
@@ -164,7 +165,10 @@ def create_app(
     publisher: Publisher,
     lease_s: float = 900.0,
     clock: Callable[[], datetime] = _utcnow,
+    routing: RoutingPolicy | None = None,
 ) -> FastAPI:
+    """`routing`: the workers' routing policy (fitted thresholds), whose per-field
+    thresholds flag low confidence; without one, the configured default threshold."""
     from review import api, pages  # routes import this module's dependencies
 
     secret = settings.review.secret_key
@@ -174,6 +178,9 @@ def create_app(
         key = secrets.token_urlsafe(48)
     else:
         key = secret.get_secret_value()
+
+    if routing is None:
+        routing = RoutingPolicy(default_threshold=settings.routing.min_field_confidence)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -198,7 +205,7 @@ def create_app(
         publisher=publisher,
         topics=Topics.with_prefix(settings.kafka.topic_prefix),
         lease_s=lease_s,
-        low_confidence=settings.routing.min_field_confidence,
+        low_confidence=routing,
         templates=templates,
         clock=clock,
         policy=DoubleReviewPolicy.from_settings(settings.review),

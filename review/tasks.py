@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel, Field
 from sqlalchemy import select
@@ -38,6 +38,17 @@ from review.second import DoubleReviewPolicy, Stage, judge
 from schemas.events import Envelope, FieldCorrection, ReviewCompleted
 from schemas.fields import DocumentKind, field_names
 from schemas.verdicts import FinalOutcome
+
+
+class FieldThresholds(Protocol):
+    """Per (kind, field) confidence thresholds: `agents.routing.RoutingPolicy`, so the
+    page flags as low exactly what routing would not let through."""
+
+    def threshold(self, kind: str, field_name: str) -> float: ...
+
+
+# A field is flagged low below its threshold; a plain number applies to every field.
+LowConfidence = float | FieldThresholds
 
 
 class FieldView(BaseModel):
@@ -81,7 +92,7 @@ def _document(doc: DocumentRow) -> dict[str, Any]:
     return out
 
 
-async def task_view(s: AsyncSession, *, task_id: str, low_confidence: float) -> TaskView:
+async def task_view(s: AsyncSession, *, task_id: str, low_confidence: LowConfidence) -> TaskView:
     task = await s.get(ReviewTaskRow, task_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
@@ -104,7 +115,11 @@ async def task_view(s: AsyncSession, *, task_id: str, low_confidence: float) -> 
     )
 
 
-def _fields(kind: str, extraction: dict[str, Any], low: float) -> list[FieldView]:
+def _threshold(low: LowConfidence, kind: str, name: str) -> float:
+    return low if isinstance(low, int | float) else low.threshold(kind, name)
+
+
+def _fields(kind: str, extraction: dict[str, Any], low: LowConfidence) -> list[FieldView]:
     found: dict[str, Any] = extraction.get("fields") or {}
     names = list(field_names(cast(DocumentKind, kind))) if kind in ("invoice", "claim") else []
     names += [n for n in found if n not in names]
@@ -118,7 +133,7 @@ def _fields(kind: str, extraction: dict[str, Any], low: float) -> list[FieldView
                 value=f.get("value"),
                 raw=f.get("raw"),
                 confidence=conf,
-                low=conf is None or conf < low,
+                low=conf is None or conf < _threshold(low, kind, name),
             )
         )
     return out
@@ -158,7 +173,7 @@ async def submit(
     publisher: Publisher,
     topic: str,
     now: datetime,
-    low_confidence: float,
+    low_confidence: LowConfidence,
     policy: DoubleReviewPolicy | None = None,
     require_lease: bool = True,
 ) -> Submitted:
@@ -261,7 +276,7 @@ async def bulk_approve(
     publisher: Publisher,
     topic: str,
     now: datetime,
-    low_confidence: float,
+    low_confidence: LowConfidence,
     policy: DoubleReviewPolicy | None = None,
 ) -> dict[str, str]:
     """Approve tasks that share one primary reason, without edits; lead only.

@@ -48,7 +48,7 @@ class FieldSpec:
         return self.mandatory or (variant is not None and variant in self.mandatory_for)
 
 
-CATALOGUE: Mapping[DocumentKind, tuple[FieldSpec, ...]] = {
+CATALOGUE: Mapping[str, tuple[FieldSpec, ...]] = {  # keyed by DocumentKind
     "invoice": (
         FieldSpec("vendor_name", mandatory=True),
         FieldSpec("vendor_address", "address"),
@@ -80,9 +80,6 @@ CATALOGUE: Mapping[DocumentKind, tuple[FieldSpec, ...]] = {
 }
 
 
-_BY_KIND: dict[str, tuple[FieldSpec, ...]] = {**CATALOGUE}
-
-
 def specs(kind: DocumentKind) -> tuple[FieldSpec, ...]:
     return CATALOGUE[kind]
 
@@ -95,7 +92,7 @@ def field_names(kind: DocumentKind) -> tuple[str, ...]:
 def mandatory(kind: str, variant: str | None = None) -> tuple[str, ...]:
     """Fields a document of `kind` must have, in schema order; with `variant` (claim type
     or invoice subtype) also those that variant adds. Unknown kinds have none."""
-    return tuple(f.name for f in _BY_KIND.get(kind, ()) if f.required(variant))
+    return tuple(f.name for f in CATALOGUE.get(kind, ()) if f.required(variant))
 
 
 def conditional(kind: DocumentKind) -> tuple[FieldSpec, ...]:
@@ -109,7 +106,7 @@ def fields_shaped(shape: Shape) -> frozenset[str]:
 
 
 # Derived views, computed once from the declaration above (plain data, no I/O).
-MANDATORY: Mapping[DocumentKind, tuple[str, ...]] = {kind: mandatory(kind) for kind in KINDS}
+MANDATORY: Mapping[str, tuple[str, ...]] = {kind: mandatory(kind) for kind in KINDS}
 AMOUNT_FIELDS = fields_shaped("amount")
 DATE_FIELDS = fields_shaped("date")
 CODE_FIELDS = fields_shaped("codes")
