@@ -26,7 +26,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agents.routing import MANDATORY
 from autoclerk.models import all_documents, labelled_documents
 from autoclerk.routing_cv import fit_routing_cv
 from feedback.routing_fit import (
@@ -38,6 +37,7 @@ from feedback.routing_fit import (
     write_json_atomic,
 )
 from infra.settings import Settings
+from schemas.catalogue import MANDATORY
 from schemas.document import LabelledDocument
 
 if TYPE_CHECKING:

@@ -17,13 +17,19 @@ from agents.extract.llm import LlmExtractor
 from agents.extract.local import LocalExtractor, train_local_extractor
 from agents.llm_retry import LlmRetrier
 from agents.ports import Extractor
-from agents.routing import RoutingPolicy
 from agents.service import DocumentService
 from agents.triage.runtime import OnnxTriageClassifier
 from agents.triage.train import train_triage
 from autoclerk.llm_wiring import build_llm_extractor, layered_cache
 from autoclerk.models import current, train_and_promote, training_documents
-from autoclerk.wiring import Adapters, Database, build_llm_retrier, build_service, open_database
+from autoclerk.wiring import (
+    Adapters,
+    Database,
+    build_llm_retrier,
+    build_service,
+    open_database,
+    routing_policy,
+)
 from infra.errors import RetryableInfraError
 from infra.pdf import parse_pdf
 from infra.settings import Settings
@@ -118,16 +124,13 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
             if settings.llm.enabled
             else LocalExtractor.load(models["extractor"])
         )
+        routing = routing_policy(settings)
         adapters = Adapters(
             triage=triage,
             extractor=extractor,
-            rules=ZenRulesEvaluator.load(settings.rules_dir),
+            rules=ZenRulesEvaluator.load(settings.rules_dir, limits=routing.rule_limits),
             parse_pdf=pdf_parser(settings),
-            routing=RoutingPolicy.load(
-                path=settings.models.dir / "routing" / "thresholds.json",
-                default_threshold=settings.routing.min_field_confidence,
-                max_risk=settings.routing.max_risk,
-            ),
+            routing=routing,
         )
         await triage.start()
         try:

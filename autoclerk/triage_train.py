@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agents.routing import MANDATORY
 from autoclerk.models import all_documents
 from autoclerk.routing_cv import oof_predictions
 from feedback.datasets import split_documents
 from feedback.exceptions import LABEL, label_exceptions
+from schemas.catalogue import MANDATORY
 from schemas.document import LabelledDocument
 
 Log = Callable[[str], None]

@@ -26,15 +26,29 @@ from agents.state import WorkflowContext
 from infra.checkpoint import open_checkpointer
 from infra.db.engine import make_async_engine, migrate
 from infra.retry_store import SqlRetryStore
-from infra.settings import LlmSettings
+from infra.settings import LlmSettings, Settings
 from infra.store import SqlStore
 from schemas.fields import Extraction
+from schemas.limits import RuleLimits
 from schemas.messages import Topics
 from schemas.verdicts import ReferenceFacts
 
 
 def utc_clock() -> datetime:
     return datetime.now(UTC)
+
+
+def routing_policy(settings: Settings) -> RoutingPolicy:
+    """The process's one routing policy: the fitted thresholds if `autoclerk routing fit`
+    wrote them, else the settings; it also carries the limits the rules graphs read, and
+    the review UI flags low confidence with it."""
+    r = settings.routing
+    return RoutingPolicy.load(
+        path=settings.models.dir / "routing" / "thresholds.json",
+        default_threshold=r.min_field_confidence,
+        max_risk=r.max_risk,
+        rule_limits=RuleLimits(high_risk=r.rule_high_risk, confidence_floor=r.rule_confidence_floor),
+    )
 
 
 @dataclass

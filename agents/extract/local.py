@@ -24,10 +24,11 @@ from threadpoolctl import ThreadpoolController
 from agents.extract.errors import ModelArtifactError, TrainingDataError
 from agents.extract.features import Layout
 from agents.extract.fit import train_field
-from agents.extract.normalize import Shape, shape_of
 from agents.extract.ranker import FieldModel, Prepared, prepare
+from schemas.catalogue import Shape
 from schemas.document import Document, LabelledDocument
 from schemas.fields import DocumentKind, ExtractedField, Extraction, FieldSource
+from schemas.values import shape_of
 
 # Bump when candidates or features change: artifacts from another version are refused.
 FEATURE_VERSION = "8"
