@@ -95,6 +95,13 @@ def fit(*, topic: str, key: str, envelope: Envelope[Any], parts: Sequence[Part],
     return message
 
 
+def dead_letter_key(meta: MessageMeta) -> bytes:
+    """Every dead letter's key, whichever layer refused the message: the original's
+    key, so a key's dead letters stay in order with its other events; its position
+    when it had none."""
+    return meta.key if meta.key else f"{meta.topic}:{meta.partition}:{meta.offset}".encode()
+
+
 def dead_letter(
     *,
     raw: bytes,

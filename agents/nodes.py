@@ -5,7 +5,6 @@ Clients come from the runtime context; no node builds one.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from langgraph.runtime import Runtime
@@ -16,9 +15,8 @@ from agents.state import WorkflowContext, WorkflowState
 from schemas.document import Document
 from schemas.events import DocumentDecided, ReviewCompleted
 from schemas.fields import ExtractedField, Extraction
+from schemas.values import document_amount
 from schemas.verdicts import ReferenceFacts, RouteDecision, RuleResult, TriageResult
-
-AMOUNT_FIELDS = ("total", "claimed_amount")
 
 
 def _document(state: WorkflowState) -> Document:
@@ -57,14 +55,9 @@ async def rules(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict
 
 
 def amount_of(extraction: Extraction) -> float | None:
-    for name in AMOUNT_FIELDS:
-        value = extraction.value(name)
-        if value is not None:
-            try:
-                return float(Decimal(value))
-            except InvalidOperation:
-                return None
-    return None
+    """The amount that sizes the document, for the review priority."""
+    amount = document_amount({name: f.value for name, f in extraction.fields.items()})
+    return None if amount is None else float(amount)
 
 
 async def route(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:

@@ -7,9 +7,18 @@ Fakes for unit tests live in `tests/fakes.py` and subclass nothing but these sha
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+__all__ = [
+    "Admission",
+    "DocumentStore",
+    "Extractor",
+    "RetryStore",
+    "ReviewTaskRecord",
+    "RulesEvaluator",
+    "TriageClassifier",
+]
+
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from schemas.document import Document
 from schemas.events import (
@@ -22,6 +31,7 @@ from schemas.events import (
 from schemas.fields import Extraction
 from schemas.messages import MessageMeta, Outgoing
 from schemas.retry import RetryAudit, RetryCandidate
+from schemas.store import Admission, ReviewTaskRecord
 from schemas.verdicts import ReferenceFacts, RuleResult, TriageResult
 
 
@@ -63,27 +73,6 @@ class RulesEvaluator(Protocol):
         reference: ReferenceFacts,
         now: datetime,
     ) -> RuleResult: ...
-
-
-@dataclass(frozen=True)
-class Admission:
-    """What the store knows about an incoming document before we work on it."""
-
-    status: Literal["new", "resume", "done", "duplicate", "conflict"]
-    detail: str = ""
-    pending: list[Outgoing] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class ReviewTaskRecord:
-    """What the worker reads back of a stored review task to resume its workflow."""
-
-    task_id: str
-    document_id: str
-    status: str
-    created_at: datetime
-    thread_id: str | None = None
-    """The workflow thread waiting for the answer; None means the document id."""
 
 
 class DocumentStore(Protocol):

@@ -1,7 +1,10 @@
 """Routing: combine extraction confidence, triage and rule outcomes into a route.
 
-Thresholds are per (kind, field). Until `feedback` fits them on held-out data they
-come from settings; a fitted thresholds file replaces them without code changes.
+Thresholds are per (kind, field) over the catalogue's mandatory fields. Until
+`feedback` fits them on held-out data they come from settings; a fitted thresholds
+file replaces them without code changes. The policy is the one place for limits: it
+also carries the limits the decision graphs read (`rule_limits`), and the review page
+flags low confidence with its thresholds.
 Text inside a document never reaches this function except as field values, so it
 cannot instruct routing.
 """
@@ -13,13 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from schemas.catalogue import MANDATORY
 from schemas.fields import Extraction
+from schemas.limits import RuleLimits
 from schemas.verdicts import RouteDecision, RuleReason, RuleResult, TriageResult
 
-MANDATORY: dict[str, tuple[str, ...]] = {
-    "invoice": ("vendor_name", "issue_date", "total"),
-    "claim": ("claimant_name", "policy_number", "incident_date", "claimed_amount"),
-}
+__all__ = ["MANDATORY", "RoutingPolicy", "review_due", "route"]
 
 
 @dataclass(frozen=True)
@@ -28,18 +30,28 @@ class RoutingPolicy:
     max_risk: float = 0.5
     thresholds: dict[str, dict[str, float]] = field(default_factory=dict)
     version: str = "settings"
+    rule_limits: RuleLimits = field(default_factory=RuleLimits)
 
     @classmethod
-    def load(cls, *, path: Path, default_threshold: float, max_risk: float) -> RoutingPolicy:
+    def load(
+        cls,
+        *,
+        path: Path,
+        default_threshold: float,
+        max_risk: float,
+        rule_limits: RuleLimits | None = None,
+    ) -> RoutingPolicy:
         """Fitted thresholds if the file exists, else the configured defaults."""
+        limits = rule_limits or RuleLimits()
         if not path.exists():
-            return cls(default_threshold=default_threshold, max_risk=max_risk)
+            return cls(default_threshold=default_threshold, max_risk=max_risk, rule_limits=limits)
         data = json.loads(path.read_text())
         return cls(
             default_threshold=float(data.get("default_threshold", default_threshold)),
             max_risk=float(data.get("max_risk", max_risk)),
             thresholds={k: {f: float(t) for f, t in v.items()} for k, v in data["thresholds"].items()},
             version=str(data.get("version", path.stem)),
+            rule_limits=limits,
         )
 
     def threshold(self, kind: str, field_name: str) -> float:

@@ -15,7 +15,7 @@ from typing import Any
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
-from agents.budget import DEFAULT_MAX_MESSAGE_BYTES, Part, fit
+from agents.budget import DEFAULT_MAX_MESSAGE_BYTES, Part, dead_letter_key, fit
 from agents.budget import dead_letter as dead_letter_message
 from agents.decode import DocumentLimits, PdfParser, decode_envelope, parse_document
 from agents.errors import (
@@ -273,7 +273,7 @@ class DocumentService:
             reason=reason,
             error_type=error_type,
             topic=self._cfg.topics.deadletter,
-            key=f"{meta.topic}:{meta.partition}:{meta.offset}".encode(),
+            key=dead_letter_key(meta),
             source=self._cfg.source,
             record=dead_letter_record(raw=raw, meta=meta),
             max_bytes=self._cfg.max_message_bytes,

@@ -29,6 +29,7 @@ from infra.pdf import parse_pdf
 from infra.settings import LlmSettings, Settings
 from rules.evaluator import ZenRulesEvaluator
 from schemas.document import Line, PageSize
+from schemas.limits import RuleLimits
 
 
 @dataclass
@@ -128,10 +129,15 @@ def build_extractor(settings: Settings, *, path: Path, engine: AsyncEngine) -> E
 
 
 def routing_policy(settings: Settings) -> RoutingPolicy:
+    """The process's one routing policy: the fitted thresholds if `autoclerk routing fit`
+    wrote them, else the settings; it also carries the limits the rules graphs read, and
+    the review UI flags low confidence with it."""
+    r = settings.routing
     return RoutingPolicy.load(
         path=thresholds_path(settings.models.dir),
-        default_threshold=settings.routing.min_field_confidence,
-        max_risk=settings.routing.max_risk,
+        default_threshold=r.min_field_confidence,
+        max_risk=r.max_risk,
+        rule_limits=RuleLimits(high_risk=r.rule_high_risk, confidence_floor=r.rule_confidence_floor),
     )
 
 
@@ -143,12 +149,13 @@ async def open_adapters(
     and the LLM client is open until the block ends."""
     triage = load_triage(settings, models[TRIAGE])
     extractor = build_extractor(settings, path=models[EXTRACTOR], engine=engine)
+    routing = routing_policy(settings)
     adapters = Adapters(
         triage=triage,
         extractor=extractor,
-        rules=ZenRulesEvaluator.load(settings.rules_dir),
+        rules=ZenRulesEvaluator.load(settings.rules_dir, limits=routing.rule_limits),
         parse_pdf=pdf_parser(settings),
-        routing=routing_policy(settings),
+        routing=routing,
     )
     await triage.start()
     try:

@@ -26,6 +26,7 @@ from agents.budget import DEFAULT_MAX_MESSAGE_BYTES
 from agents.decode import DocumentLimits
 from agents.graph import build_graph
 from agents.llm_retry import LlmRetrier, RetryConfig
+from agents.ports import DocumentStore
 from agents.service import DocumentService, ServiceConfig
 from agents.state import WorkflowContext
 from autoclerk.adapters import Adapters, document_limits, open_adapters, served_models
@@ -66,7 +67,7 @@ def utc_clock() -> datetime:
 
 
 def workflow_context(
-    *, store: SqlStore, adapters: Adapters, clock: Callable[[], datetime] = utc_clock
+    *, store: DocumentStore, adapters: Adapters, clock: Callable[[], datetime] = utc_clock
 ) -> WorkflowContext:
     async def reference(extraction: Extraction, document_id: str) -> ReferenceFacts:
         return await store.reference_facts(extraction=extraction, document_id=document_id)
@@ -83,7 +84,7 @@ def workflow_context(
 
 def build_service(
     *,
-    store: SqlStore,
+    store: DocumentStore,
     checkpointer: BaseCheckpointSaver[Any] | None,
     adapters: Adapters,
     topics: Topics,
@@ -95,7 +96,7 @@ def build_service(
     retryable: tuple[type[BaseException], ...] = (),
 ) -> DocumentService:
     return DocumentService(
-        store=store,  # type: ignore[arg-type]
+        store=store,
         graph=build_graph(checkpointer=checkpointer),
         context=workflow_context(store=store, adapters=adapters, clock=clock),
         config=ServiceConfig(

@@ -9,6 +9,7 @@ import uvicorn
 from rich.console import Console
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from autoclerk.adapters import routing_policy
 from infra.db.engine import make_async_engine
 from infra.settings import Settings
 from review.app import create_app
@@ -27,7 +28,12 @@ async def serve_review(*, settings: Settings, bootstrap: str, console: Console) 
     async with async_sessionmaker(engine)() as s:
         for username, (role, password) in accounts.items():
             await create_user(s, username=username, password=password, role=role)  # type: ignore[arg-type]
-    app = create_app(settings=settings, engine=engine, publisher=KafkaPublisher(bootstrap=bootstrap))
+    app = create_app(
+        settings=settings,
+        engine=engine,
+        publisher=KafkaPublisher(bootstrap=bootstrap),
+        routing=routing_policy(settings),
+    )
     host, port = settings.review.host, settings.review.port
     console.print(f"\n[bold]review UI:[/bold] http://{host}:{port}/   (API docs at /api/docs)")
     for username, (role, password) in accounts.items():

@@ -32,10 +32,10 @@ from threadpoolctl import threadpool_limits
 
 from agents.extract import LocalExtractor
 from agents.extract.train import train_local_extractor
-from agents.routing import MANDATORY
 from feedback.datasets import SHIPPED_SROIE, load_sroie, split_documents
 from feedback.evaluation import evaluate
 from feedback.export import corrections_against, labelled_from_review
+from schemas.catalogue import MANDATORY
 from schemas.document import Document, LabelledDocument
 from schemas.feedback import ReviewedDocument
 from schemas.fields import Extraction

@@ -28,7 +28,6 @@ from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import BaseModel
 
-from agents.extract.normalize import comparison_key
 from feedback.errors import EvaluationError
 from feedback.evaluation import same_content
 from feedback.routing_fit import (
@@ -44,6 +43,7 @@ from feedback.routing_fit import (
 )
 from schemas.document import LabelledDocument
 from schemas.fields import Extraction
+from schemas.values import comparison_key
 
 GROUPINGS = ("document", "vendor")
 

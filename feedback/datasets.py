@@ -22,9 +22,9 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from agents.extract.normalize import normalize
 from feedback.errors import DatasetError, DatasetRecordError
 from schemas.document import LabelledDocument, Line, PageSize
+from schemas.values import normalize
 
 Split = Literal["train", "test"]
 

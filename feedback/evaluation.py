@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel
 
-from agents.extract.normalize import comparison_key
 from agents.ports import Extractor
 from feedback.datasets import split_documents
 from feedback.errors import EvaluationError
 from schemas.document import LabelledDocument
 from schemas.fields import DocumentKind, Extraction
+from schemas.values import comparison_key
 
 Trainer = Callable[[Sequence[LabelledDocument]], Extractor]
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from agents.extract.normalize import comparison_key
 from schemas.document import LabelledDocument
 from schemas.fields import Extraction
+from schemas.values import comparison_key
 
 LABEL = "needs_review"
 SOURCE = "needs_review_source"

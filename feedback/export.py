@@ -24,7 +24,6 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel
 
-from agents.extract.normalize import comparison_key, normalize
 from feedback.datasets import declared_split, write_labelled_jsonl
 from feedback.errors import ExportError
 from feedback.exceptions import LABEL, SOURCE
@@ -33,6 +32,7 @@ from schemas.document import LabelledDocument, Provenance
 from schemas.events import FieldCorrection
 from schemas.feedback import ReviewedDocument
 from schemas.fields import Extraction, field_names
+from schemas.values import comparison_key, normalize
 
 ExportFormat = Literal["labelled", "openai"]
 

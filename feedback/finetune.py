@@ -23,10 +23,10 @@ from typing import Any
 
 from agents.extract.candidates import candidates_for
 from agents.extract.llm_schema import answer_model
-from agents.extract.normalize import comparison_key, normalize, shape_of
 from agents.extract.prompts import messages
 from schemas.document import LabelledDocument
 from schemas.fields import field_names
+from schemas.values import comparison_key, normalize, shape_of
 
 # Shapes whose printed form differs from the normal form and whose candidates are tight
 # spans; code candidates can span a whole form row, so codes keep their normal form.

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from pydantic import BaseModel
 
 from agents.ports import Extractor
-from agents.routing import MANDATORY
 from feedback.evaluation import EvalReport, evaluate, predict
+from schemas.catalogue import MANDATORY
 from schemas.document import LabelledDocument
 from schemas.fields import DocumentKind
 

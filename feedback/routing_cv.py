@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agents.routing import MANDATORY
 from feedback.routing_fit import Budget
+from schemas.catalogue import MANDATORY
 from schemas.document import Document, LabelledDocument
 from schemas.fields import Extraction
 
@@ -38,7 +38,8 @@ class _OnThisThread:
 
 def predictions_key(*, documents: Sequence[LabelledDocument], folds: int, seed: int, grouping: str) -> str:
     """What out-of-fold predictions depend on: the documents, the folds and the extractor's
-    code (its source files, feature version and scikit-learn's version)."""
+    code (its source files, the catalogue and normalisers it uses, feature version and
+    scikit-learn's version)."""
     import sklearn
 
     import agents.extract.local as local
@@ -47,7 +48,11 @@ def predictions_key(*, documents: Sequence[LabelledDocument], folds: int, seed: 
     h = hashlib.sha256()
     h.update(json.dumps([dataset_hash(documents), folds, seed, grouping, local.FEATURE_VERSION]).encode())
     h.update(sklearn.__version__.encode())
-    for source in sorted(Path(local.__file__).parent.glob("*.py")):
+    import schemas.catalogue
+    import schemas.values
+
+    shared = (Path(schemas.catalogue.__file__), Path(schemas.values.__file__))  # the fields and normalisers
+    for source in [*sorted(Path(local.__file__).parent.glob("*.py")), *shared]:
         h.update(source.read_bytes())
     return h.hexdigest()[:16]
 

@@ -35,10 +35,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agents.extract.normalize import comparison_key
 from feedback.errors import EvaluationError
 from schemas.document import LabelledDocument
 from schemas.fields import Extraction
+from schemas.values import comparison_key
 
 # Confidences live in [0, 1]; a threshold just above 1 can never be met, even by a
 # model that reports a confidence of exactly 1.0.

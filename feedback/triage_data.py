@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agents.model_store import TRIAGE, oof_dir, train_and_promote
-from agents.routing import MANDATORY
 from feedback.corpus import all_documents
 from feedback.datasets import split_documents
 from feedback.exceptions import LABEL, label_exceptions
 from feedback.routing_cv import oof_predictions
+from schemas.catalogue import MANDATORY
 from schemas.document import LabelledDocument
 
 Log = Callable[[str], None]

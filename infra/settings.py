@@ -119,6 +119,14 @@ class RoutingSettings(BaseModel):
         default=0.9, ge=0, le=1, description="used until thresholds are fitted by a command"
     )
     max_risk: float = Field(default=0.5, ge=0, le=1)
+    # What the decision graphs compare with (`schemas.limits.RuleLimits`, the `limits`
+    # of every rules input): set here, never in a graph.
+    rule_high_risk: float = Field(
+        default=0.8, ge=0, le=1, description="triage risk at or above this adds the HIGH_RISK rule reason"
+    )
+    rule_confidence_floor: float = Field(
+        default=0.5, ge=0, le=1, description="a mandatory field read below this adds LOW_CONFIDENCE"
+    )
 
 
 class Settings(BaseSettings):

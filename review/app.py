@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
+from agents.routing import RoutingPolicy
 from infra.settings import Settings
 from review import api, pages
 from review.context import ReviewContext, utcnow
@@ -77,7 +78,10 @@ def create_app(
     publisher: Publisher,
     lease_s: float = 900.0,
     clock: Callable[[], datetime] = utcnow,
+    routing: RoutingPolicy | None = None,
 ) -> FastAPI:
+    """`routing`: the workers' routing policy (fitted thresholds), whose per-field
+    thresholds flag low confidence; without one, the configured default threshold."""
     secret = settings.review.secret_key
     if secret is None:
         # Sessions then last as long as this process; say so without printing the key.
@@ -85,6 +89,9 @@ def create_app(
         key = secrets.token_urlsafe(48)
     else:
         key = secret.get_secret_value()
+
+    if routing is None:
+        routing = RoutingPolicy(default_threshold=settings.routing.min_field_confidence)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -108,7 +115,7 @@ def create_app(
         sessions=async_sessionmaker(engine, expire_on_commit=False),
         publisher=publisher,
         topic=Topics.with_prefix(settings.kafka.topic_prefix).review_completed,
-        low_confidence=settings.routing.min_field_confidence,
+        low_confidence=routing,
         lease_s=lease_s,
         clock=clock,
         policy=DoubleReviewPolicy.from_settings(settings.review),

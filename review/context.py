@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from review.publish import Publisher
 from review.second import DoubleReviewPolicy
+from review.tasks import LowConfidence
 
 
 def utcnow() -> datetime:
@@ -28,7 +29,7 @@ class ReviewContext:
     publisher: Publisher
     topic: str
     """Where answers go: the prefixed `review.completed` topic."""
-    low_confidence: float
+    low_confidence: LowConfidence
     """Fields below this confidence are flagged on the task page."""
     lease_s: float = 900.0
     clock: Callable[[], datetime] = utcnow

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, select, true, update
@@ -44,11 +44,11 @@ from infra.db.tables import (
 from infra.settings import ReviewSettings
 from review.auth import Principal
 from review.errors import AlreadySubmitted, Forbidden, NeedsTwoReviewers, SameReviewer
+from schemas.values import document_amount
 
 Op = ReviewOpinionRow
 T = ReviewTaskRow
 ReviewStage = Literal["first", "second", "reconcile", "final"]
-AMOUNT_FIELDS = ("total", "claimed_amount")
 _UNCHANGED = object()
 
 
@@ -77,15 +77,7 @@ def sampled(task_id: str, *, share: float) -> bool:
     return draw < share
 
 
-def amount_of(values: Mapping[str, str | None]) -> Decimal | None:
-    for name in AMOUNT_FIELDS:
-        raw = values.get(name)
-        if raw:
-            try:
-                return Decimal(raw.replace(",", "").strip().lstrip("$€£"))
-            except InvalidOperation:
-                continue
-    return None
+amount_of = document_amount  # the amount that sizes a task, read as routing reads it
 
 
 # --- the queue's view ------------------------------------------------------------------

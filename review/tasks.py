@@ -7,7 +7,7 @@ review/submission.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +24,17 @@ from review.compare import ReviewState, review_state
 from review.errors import Invalid, NotFound
 from schemas.events import FieldCorrection
 from schemas.fields import DocumentKind, field_names
+
+
+class FieldThresholds(Protocol):
+    """Per (kind, field) confidence thresholds: `agents.routing.RoutingPolicy`, so the
+    page flags as low exactly what routing would not let through."""
+
+    def threshold(self, kind: str, field_name: str) -> float: ...
+
+
+# A field is flagged low below its threshold; a plain number applies to every field.
+LowConfidence = float | FieldThresholds
 
 
 class FieldView(BaseModel):
@@ -60,7 +71,7 @@ def _document(doc: DocumentRow) -> dict[str, Any]:
     return out
 
 
-async def task_detail(s: AsyncSession, *, task_id: str, low_confidence: float) -> TaskDetail:
+async def task_detail(s: AsyncSession, *, task_id: str, low_confidence: LowConfidence) -> TaskDetail:
     task = await s.get(ReviewTaskRow, task_id)
     if task is None:
         raise NotFound(f"no task {task_id}")
@@ -83,7 +94,11 @@ async def task_detail(s: AsyncSession, *, task_id: str, low_confidence: float) -
     )
 
 
-def _fields(kind: str, extraction: dict[str, Any], low: float) -> list[FieldView]:
+def _threshold(low: LowConfidence, kind: str, name: str) -> float:
+    return low if isinstance(low, int | float) else low.threshold(kind, name)
+
+
+def _fields(kind: str, extraction: dict[str, Any], low: LowConfidence) -> list[FieldView]:
     found: dict[str, Any] = extraction.get("fields") or {}
     names = list(field_names(cast(DocumentKind, kind))) if kind in ("invoice", "claim") else []
     names += [n for n in found if n not in names]
@@ -97,7 +112,7 @@ def _fields(kind: str, extraction: dict[str, Any], low: float) -> list[FieldView
                 value=f.get("value"),
                 raw=f.get("raw"),
                 confidence=conf,
-                low=conf is None or conf < low,
+                low=conf is None or conf < _threshold(low, kind, name),
             )
         )
     return out

@@ -2,7 +2,9 @@
 
 The decision graphs read only this shape (`build_context` below; its keys are the
 graphs' vocabulary), so anything the engine cannot compute itself (ICD-10-CM lookups, number parsing) is
-computed here first and handed in as a plain value.
+computed here first and handed in as a plain value. Which fields are amounts, dates
+and mandatory comes from the catalogue (`schemas.catalogue`), the parsers from
+`schemas.values`, and the limits the graphs compare with from the policy (`limits`).
 """
 
 from __future__ import annotations
@@ -10,22 +12,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from schemas.catalogue import AMOUNT_FIELDS, DATE_FIELDS, DEFAULT_INVOICE_SUBTYPE, mandatory
 from schemas.document import Document
 from schemas.fields import Extraction
+from schemas.limits import RuleLimits
+from schemas.values import parse_amount, parse_date
 from schemas.verdicts import ReferenceFacts, TriageResult
 
-AMOUNT_FIELDS = frozenset({"subtotal", "tax", "total", "claimed_amount"})
-DATE_FIELDS = frozenset({"issue_date", "due_date", "incident_date"})
 REFERENCE_AMOUNTS = frozenset({"coverage_limit", "deductible", "amount", "approval_threshold"})
-# Fields whose confidence gates automation; others (addresses, names of providers)
-# are informative only.
-REQUIRED_BY_KIND: dict[str, tuple[str, ...]] = {
-    "invoice": ("vendor_name", "issue_date", "total"),
-    "claim": ("policy_number", "incident_date", "claimed_amount"),
-}
 _THEFT = re.compile(r"\b(theft|stolen|steal|burglar\w*)\b", re.IGNORECASE)
 _NO_REPORT = re.compile(r"^\s*(no|none|n/?a|false|0|\?)?\s*$", re.IGNORECASE)
 _CODE_SPLIT = re.compile(r"[,;\s]+")
@@ -33,21 +29,10 @@ _CODE_SPLIT = re.compile(r"[,;\s]+")
 IcdBillable = Callable[[str], bool]
 
 
-def parse_amount(value: str | None) -> float | None:
-    """Normalised plain decimal → float; raises ValueError on anything else."""
-    if value is None:
-        return None
-    try:
-        return float(Decimal(value.replace(",", "").strip()))
-    except InvalidOperation as exc:
-        raise ValueError(value) from exc
-
-
-def parse_date(value: str | None) -> str | None:
-    """ISO 8601 date (or datetime) → `YYYY-MM-DD`, the spelling `d()` in the graphs reads."""
-    if value is None:
-        return None
-    return date.fromisoformat(value.strip()[:10]).isoformat()
+def _number(value: str | None) -> float | None:
+    """An amount as the engine reads it (a JSON number); ValueError when unreadable."""
+    amount = parse_amount(value)
+    return None if amount is None else float(amount)
 
 
 def _iso(value: Any) -> Any:
@@ -75,7 +60,7 @@ def _fields(extraction: Extraction) -> tuple[dict[str, Any], list[str]]:
     for name, field in extraction.fields.items():
         try:
             if name in AMOUNT_FIELDS:
-                values[name] = parse_amount(field.value)
+                values[name] = _number(field.value)
             elif name in DATE_FIELDS:
                 values[name] = parse_date(field.value)
             else:
@@ -91,7 +76,7 @@ def _line_items_sum(extraction: Extraction) -> float | None:
     if not amounts or any(a is None for a in amounts):
         return None
     try:
-        return round(sum(parse_amount(a) or 0.0 for a in amounts), 2)
+        return round(sum(_number(a) or 0.0 for a in amounts), 2)
     except ValueError:
         return None
 
@@ -110,6 +95,11 @@ def _police_report(value: str | None) -> bool | None:
     return not _NO_REPORT.match(value)
 
 
+def _subtype(document: Document) -> str | None:
+    default = DEFAULT_INVOICE_SUBTYPE if document.kind == "invoice" else None
+    return document.metadata.get("subtype", default)
+
+
 def _claim_type(document: Document, values: dict[str, Any]) -> str | None:
     if document.claim_type is not None:
         return document.claim_type
@@ -125,21 +115,27 @@ def build_context(
     reference: ReferenceFacts,
     now: datetime,
     is_billable: IcdBillable,
+    limits: RuleLimits | None = None,
 ) -> dict[str, Any]:
     """Everything one document's graphs may read, as JSON-ready values."""
     values, unparseable = _fields(extraction)
     codes = split_codes(extraction.value("diagnosis_codes"))
     non_billable = _non_billable(codes, is_billable)
-    required = REQUIRED_BY_KIND.get(document.kind, ())
+    required = mandatory(document.kind)  # their confidence gates automation
+    subtype = _subtype(document)
+    claim_type = _claim_type(document, values)
     confidences = {n: f.confidence for n, f in extraction.fields.items()}
     present = [confidences[n] for n in required if values.get(n) is not None]
     incident_type = str(values.get("incident_type") or "")
     return {
         "document": {
             "kind": document.kind,
-            "subtype": document.metadata.get("subtype", "invoice" if document.kind == "invoice" else None),
-            "claim_type": _claim_type(document, values),
+            "subtype": subtype,
+            "claim_type": claim_type,
+            # every field this document must have (its claim type or subtype adds some)
+            "mandatory": list(mandatory(document.kind, claim_type if document.kind == "claim" else subtype)),
         },
+        "limits": (limits or RuleLimits()).as_input(),
         "now": now.astimezone(UTC).isoformat(),
         "today": now.astimezone(UTC).date().isoformat(),
         "fields": values,

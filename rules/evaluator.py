@@ -23,6 +23,7 @@ from rules.context import IcdBillable, build_context
 from rules.errors import GraphLoadError
 from schemas.document import Document
 from schemas.fields import Extraction
+from schemas.limits import RuleLimits
 from schemas.verdicts import (
     Outcome,
     ReferenceFacts,
@@ -128,11 +129,13 @@ class ZenRulesEvaluator:
         version: str,
         is_billable: IcdBillable,
         trace: bool = True,
+        limits: RuleLimits | None = None,
     ) -> None:
         self._contents = graphs
         self._version = version
         self._is_billable = is_billable
         self._trace = trace
+        self._limits = limits or RuleLimits()
         self._composites = {
             f"{_COMPOSITE}{kind}": composite(self.graphs_for(kind)) for kind in (*PREFIXES, "")
         }
@@ -140,7 +143,10 @@ class ZenRulesEvaluator:
         self._engine = zen.ZenEngine({"loader": cast(Callable[[str], str], loader.__getitem__)})
 
     @classmethod
-    def load(cls, graphs_dir: Path, *, trace: bool = True) -> ZenRulesEvaluator:
+    def load(
+        cls, graphs_dir: Path, *, trace: bool = True, limits: RuleLimits | None = None
+    ) -> ZenRulesEvaluator:
+        """The graphs in `graphs_dir`; `limits` (the routing policy's) go into every input."""
         files = graph_files(graphs_dir)
         if not files:
             raise GraphLoadError(f"no decision graphs in {graphs_dir}")
@@ -159,6 +165,7 @@ class ZenRulesEvaluator:
             version=graphs_version(graphs_dir),
             is_billable=_icd_billable(),
             trace=trace,
+            limits=limits,
         )
 
     @property
@@ -190,6 +197,7 @@ class ZenRulesEvaluator:
             reference=reference,
             now=now,
             is_billable=self._is_billable,
+            limits=self._limits,
         )
 
     def evaluate(

@@ -1,4 +1,7 @@
-"""Field schemas: what we extract from invoices and claims.
+"""Field schemas: the typed shape of what we extract from invoices and claims.
+
+Which fields a kind has and what each is (mandatory, amount, date, code) is declared
+once in `schemas.catalogue`; these models give those fields types and descriptions.
 
 Every extracted field carries its value, a confidence in [0, 1] and where in the
 document it came from, so reviewers can see the evidence and routing can weigh it.
@@ -8,12 +11,23 @@ so that comparison, rules and training all see one spelling.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
-DocumentKind = Literal["invoice", "claim"]
-ClaimType = Literal["auto", "health", "property", "other"]
+from schemas.catalogue import ClaimType, DocumentKind, field_names
+
+__all__ = [
+    "CLAIM_FIELDS",
+    "INVOICE_FIELDS",
+    "ClaimFields",
+    "ClaimType",
+    "DocumentKind",
+    "ExtractedField",
+    "Extraction",
+    "FieldSource",
+    "InvoiceFields",
+    "LineItem",
+    "field_names",
+]
 
 
 class FieldSource(BaseModel):
@@ -88,13 +102,10 @@ class ClaimFields(BaseModel):
     )
 
 
-INVOICE_FIELDS: tuple[str, ...] = tuple(n for n in InvoiceFields.model_fields if n != "line_items")
-CLAIM_FIELDS: tuple[str, ...] = tuple(ClaimFields.model_fields)
-
-
-def field_names(kind: DocumentKind) -> tuple[str, ...]:
-    """Scalar field names for a document kind, in schema order."""
-    return INVOICE_FIELDS if kind == "invoice" else CLAIM_FIELDS
+# The typed models above and the catalogue name the same fields in the same order
+# (tests/unit/test_catalogue.py); the catalogue is where a field is declared.
+INVOICE_FIELDS: tuple[str, ...] = field_names("invoice")
+CLAIM_FIELDS: tuple[str, ...] = field_names("claim")
 
 
 class Extraction(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.budget import DEFAULT_MAX_MESSAGE_BYTES, MAX_REASON_CHARS
+from agents.budget import DEFAULT_MAX_MESSAGE_BYTES, MAX_REASON_CHARS, dead_letter_key
 from agents.budget import dead_letter as budgeted_dead_letter
 from schemas.messages import MessageMeta, Outgoing
 
@@ -16,16 +16,15 @@ def dead_letter(
     reason: str,
     error_type: str,
     deadletter_topic: str,
-    source: str = "autoclerk.streams",
+    source: str = "autoclerk",
     max_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> Outgoing:
-    """An `Outgoing` to the dead-letter topic that carries the original bytes when the
-    whole message fits `max_bytes`.
+    """The edge's last resort, when the store refused to record a dead letter: the
+    same builder, key and source as the service's (`agents.budget`), without a row.
 
     The edge writes no `dead_letters` row (the processor failed, perhaps the database
     with it), so an original too large to embed is referenced only by its source
-    position (topic, partition, offset), size and SHA-256. Keyed like the original so
-    a key's dead letters stay in order with its other events.
+    position (topic, partition, offset), size and SHA-256.
     """
     return budgeted_dead_letter(
         raw=raw,
@@ -33,7 +32,7 @@ def dead_letter(
         reason=reason,
         error_type=error_type,
         topic=deadletter_topic,
-        key=meta.key,
+        key=dead_letter_key(meta),
         source=source,
         record=None,
         max_bytes=max_bytes,

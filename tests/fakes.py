@@ -244,3 +244,7 @@ class FakeRetryStore:
 
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
         self.emitted.update(outbox_ids)
+
+
+# The store port's fake is long enough for a module of its own; import it from here.
+from tests.fake_store import FakeDocumentStore  # noqa: E402, F401

@@ -12,11 +12,11 @@ import re
 from dataclasses import dataclass, field
 
 from agents.extract import forms
-from agents.extract.normalize import (
-    AMOUNT_PATTERN,
-    CODE_PATTERN,
+from agents.extract.normalize import AMOUNT_PATTERN, CODE_PATTERN
+from schemas.catalogue import Shape
+from schemas.document import Document
+from schemas.values import (
     DATE_PATTERNS,
-    Shape,
     date_readings,
     normalize_address,
     normalize_amount,
@@ -25,7 +25,6 @@ from agents.extract.normalize import (
     normalize_currency,
     normalize_text,
 )
-from schemas.document import Document
 
 MAX_BLOCK_LINES = 5
 MAX_JOIN_LINES = 3

@@ -20,10 +20,11 @@ from sklearn.isotonic import IsotonicRegression
 from agents.extract.calibration import Calibrator
 from agents.extract.features import Described, Layout
 from agents.extract.gazetteer import Gazetteer, Lexicon, learns_values
-from agents.extract.normalize import Shape, comparison_key
 from agents.extract.ranker import Batch, Constant, FieldModel, Prepared, Scorer, prepare, tops, with_lexicon
 from agents.extract.vocabulary import Vocabulary
+from schemas.catalogue import Shape
 from schemas.document import LabelledDocument
+from schemas.values import comparison_key
 
 FOLDS = 3
 NEGATIVES_PER_DOCUMENT = 30

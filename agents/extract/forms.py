@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from agents.extract.normalize import CURRENCY_PATTERN, DIGIT_CODE_PATTERN, ICD10_PATTERN
+from agents.extract.normalize import DIGIT_CODE_PATTERN, ICD10_PATTERN
+from schemas.values import CURRENCY_PATTERN
 
 _GAP = re.compile(r"\s{2,}|\s+\|\s+")
 _ID = re.compile(r"(?<![A-Z0-9-])(?=[A-Z0-9-]*\d[A-Z0-9-]*\d)[A-Z0-9][A-Z0-9-]{4,}(?![A-Z0-9-])")

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.extract.candidates import Candidate
-from agents.extract.normalize import Shape, comparison_key
+from schemas.catalogue import Shape
+from schemas.values import comparison_key
 
 # Learnt lists are for the issuer of a document (its name, its address): those recur
 # across the documents one source sends and are what its printed identifiers stand

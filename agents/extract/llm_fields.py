@@ -14,9 +14,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from agents.extract.normalize import normalize
 from schemas.document import Document
 from schemas.fields import ExtractedField, FieldSource
+from schemas.values import normalize
 
 # Fields whose values are categories, not text to be found on the page.
 UNGROUNDED_BY_DESIGN = frozenset({"claim_type"})

@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from agents.extract.errors import StrictSchemaError
-from agents.extract.normalize import shape_of
 from schemas.fields import ClaimFields, ClaimType, DocumentKind, InvoiceFields, field_names
+from schemas.values import shape_of
 
 # Keywords strict mode rejects or that only cost prompt tokens; never dropped when
 # they are property names (see `_strict`).

@@ -18,8 +18,8 @@ from threadpoolctl import ThreadpoolController
 
 from agents.extract.errors import ModelArtifactError
 from agents.extract.features import Layout
-from agents.extract.normalize import Shape
 from agents.extract.ranker import FieldModel, Prepared, prepare
+from schemas.catalogue import Shape
 from schemas.document import Document
 from schemas.fields import DocumentKind, ExtractedField, Extraction, FieldSource
 

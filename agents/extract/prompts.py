@@ -12,15 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 
-from agents.routing import MANDATORY
+from schemas import catalogue
 from schemas.document import Document
 from schemas.fields import ClaimType, DocumentKind
-
-# Mandatory by claim type or invoice subtype, mirroring rules/graphs/*_mandatory_fields.json.
-_EXTRA_MANDATORY: dict[str, tuple[str, ...]] = {
-    "auto": ("vin",),
-    "health": ("diagnosis_codes",),
-}
 
 _PROCESS = """\
 You read {what} for an automated decision process. Rules read the fields you return \
@@ -47,14 +41,16 @@ why it is absent, then fill "fields"."""
 
 
 def mandatory_fields(kind: DocumentKind, claim_type: ClaimType | None) -> tuple[str, ...]:
-    extra = _EXTRA_MANDATORY.get(claim_type or "", ()) if kind == "claim" else ()
-    return MANDATORY[kind] + extra
+    """The catalogue's mandatory fields, with those the claim type adds."""
+    return catalogue.mandatory(kind, claim_type if kind == "claim" else None)
 
 
 def system_message(kind: DocumentKind, claim_type: ClaimType | None, *, reasoning: bool) -> str:
     if kind == "invoice":
+        # The subtype is not known before extraction: say which fields receipts may lack.
         what, one = "supplier invoices and receipts", "supplier"
-        mandatory = ", ".join(MANDATORY[kind]) + ", and invoice_number unless it is a till receipt"
+        unless = [f"and {f.name} unless it is a till receipt" for f in catalogue.conditional(kind)]
+        mandatory = ", ".join([*catalogue.mandatory(kind), *unless])
     else:
         what, one = f"{claim_type + ' ' if claim_type else ''}insurance claims", "claimant"
         mandatory = ", ".join(mandatory_fields(kind, claim_type))

@@ -20,9 +20,10 @@ from agents.extract.calibration import Calibrator
 from agents.extract.candidates import Candidate, candidates_for
 from agents.extract.features import Described, Layout, describe
 from agents.extract.gazetteer import Gazetteer, Lexicon
-from agents.extract.normalize import Shape, comparison_key
 from agents.extract.vocabulary import Vocabulary
+from schemas.catalogue import Shape
 from schemas.document import Document
+from schemas.values import comparison_key
 
 if TYPE_CHECKING:  # fitted by agents.extract.fit; serving only calls predict_proba
     from sklearn.ensemble import HistGradientBoostingClassifier

@@ -22,6 +22,7 @@ def serve(
     """Serve the review UI and /api (OpenAPI docs at /api/docs)."""
     import uvicorn
 
+    from autoclerk.adapters import routing_policy
     from infra.db.engine import make_async_engine, migrate
     from review.app import create_app
     from review.publish import KafkaPublisher
@@ -36,5 +37,6 @@ def serve(
         engine=make_async_engine(settings.db.url),
         publisher=KafkaPublisher(bootstrap=settings.kafka.bootstrap),
         lease_s=lease_minutes * 60,
+        routing=routing_policy(settings),
     )
     uvicorn.run(app, host=host or settings.review.host, port=port or settings.review.port, log_level="info")

@@ -270,6 +270,7 @@ async def test_recording_the_refusal_is_retried_and_stops_the_worker_when_it_can
 
 async def test_a_dead_letter_from_the_edge_keeps_to_the_budget() -> None:
     processor, broker = ScriptedProcessor(KeyError("vendor")), Broker()
+    processor.dead_error = ValueError("store refused the row")  # the edge's last resort
     raw = b"x" * 200_000
     await handler(processor, broker, max_message_bytes=100_000).handle(stage="received", raw=raw, meta=META)
     [dead] = broker.sent
