@@ -16,6 +16,7 @@ So published = decided + in_review + dead_lettered + duplicate + lost.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,11 +40,16 @@ class Ledger:
     lost_examples: list[str] = field(default_factory=list)
 
     def row(self, scenario: str) -> str:
-        """One line of the table in the issue notes."""
-        return (
+        """One line of the scenario table; also appended to the file named by
+        $AUTOCLERK_FAULT_LEDGER, so a run of the suite leaves the whole table."""
+        line = (
             f"| {scenario} | {self.published} | {self.decided} | {self.in_review} | "
             f"{self.dead_lettered} | {self.duplicate} | {self.lost} |"
         )
+        if report := os.environ.get("AUTOCLERK_FAULT_LEDGER"):
+            with open(report, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+        return line
 
     def assert_nothing_lost(self) -> None:
         total = self.decided + self.in_review + self.dead_lettered + self.duplicate + self.lost

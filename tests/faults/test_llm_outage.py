@@ -199,6 +199,7 @@ def test_an_llm_outage_is_retried_once_the_server_recovers(
             worker.wait(timeout=30)
 
     ledger = check_ledger(db_url=db_url, published=published)
+    print(ledger.row(f"LLM server down, then back ({db_url.split(':')[0]})"))
     ledger.assert_nothing_lost()
     assert (ledger.decided, ledger.in_review) == (N // 2 + 1, N // 2 - 1)
     engine = make_engine(db_url)

@@ -170,6 +170,7 @@ def test_oversized_messages_are_dead_lettered_or_cut_and_nothing_blocks(
             worker.wait(timeout=30)
 
     ledger = check_ledger(db_url=db_url, published=published)
+    print(ledger.row(f"oversize inputs and a 2.4 MB review message ({db_url.split(':')[0]})"))
     ledger.assert_nothing_lost()
     assert ledger.dead_lettered == 2 and ledger.duplicate == 0
     assert ledger.decided + ledger.in_review == len(published) - 2
