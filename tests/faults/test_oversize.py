@@ -133,12 +133,12 @@ def _old_review_request_bytes(db_url: str, document_id: str) -> int:
 
 
 def test_oversized_messages_are_dead_lettered_or_cut_and_nothing_blocks(
-    tmp_path: Path, trained_models: Path
+    tmp_path: Path, trained_models: Path, fault_db: str
 ) -> None:
     published, special = _inputs()
     prefix = f"oversize-{uuid.uuid4().hex[:8]}"
     topics = Topics.with_prefix(prefix)
-    db_url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    db_url = fault_db
     log = tmp_path / "worker.log"
     migrate(db_url)
     with EmbeddedBroker() as broker:
