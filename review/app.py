@@ -30,6 +30,7 @@ from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates
 from review.errors import NotAuthenticated, ReviewError
 from review.publish import Publisher
+from review.scopes import ScopePolicy
 from review.second import DoubleReviewPolicy
 from schemas.messages import Topics
 
@@ -119,6 +120,7 @@ def create_app(
         lease_s=lease_s,
         clock=clock,
         policy=DoubleReviewPolicy.from_settings(settings.review),
+        scopes=ScopePolicy(reviewers_see_all=settings.review.reviewers_see_all),
         write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     app.add_middleware(

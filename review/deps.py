@@ -1,7 +1,7 @@
 """FastAPI dependencies of the review routes, as typed `Annotated` aliases.
 
 Routes (review/api.py, review/pages.py) declare what they need here (`Ctx`,
-`ReadSession`, `CurrentActor`, `Now`, `Templates`) and never import review/app.py,
+`ReadSession`, `CurrentActor`, `Seen`, `Now`, `Templates`) and never import review/app.py,
 which only assembles the app and stores the `ReviewContext` and templates on its state.
 """
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from review.auth import Principal, csrf_matches, new_csrf_token, session_principal, token_principal
 from review.context import ReviewContext
 from review.errors import Forbidden, NotAuthenticated
+from review.scopes import Visibility
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -78,3 +79,11 @@ async def current_actor(request: Request, ctx: Ctx) -> Principal:
 
 
 CurrentActor = Annotated[Principal, Depends(current_actor)]
+
+
+def visibility(actor: CurrentActor, ctx: Ctx) -> Visibility:
+    """What the caller may see (review/scopes.py); every read hands it to its query."""
+    return ctx.scopes.visibility(actor)
+
+
+Seen = Annotated[Visibility, Depends(visibility)]

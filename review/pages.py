@@ -24,7 +24,7 @@ from review.commands import (
     SubmitReview,
 )
 from review.dashboard import dashboard
-from review.deps import Ctx, CurrentActor, Now, ReadSession, Templates, csrf_token
+from review.deps import Ctx, CurrentActor, Now, ReadSession, Seen, Templates, csrf_token
 from review.errors import Forbidden, Invalid
 from review.pdf_pages import page_png
 from review.tasks import task_detail
@@ -85,16 +85,17 @@ async def home() -> Response:
 async def queue_page(
     request: Request,
     actor: CurrentActor,
+    seen: Seen,
     templates: Templates,
     s: ReadSession,
     now: Now,
     f: Annotated[queue.QueueFilter, Query()],
     note: str = "",
 ) -> HTMLResponse:
-    rows = await queue.list_tasks(s, f=f, now=now)
+    rows = await queue.list_tasks(s, f=f, now=now, seen=seen)
     if request.headers.get("hx-request"):
         return _render(templates, request, "_queue_rows.html", rows=rows, actor=actor, now=now)
-    facets = await queue.queue_facets(s)
+    facets = await queue.queue_facets(s, seen=seen)
     return _render(
         templates, request, "queue.html", rows=rows, f=f, facets=facets, actor=actor, now=now, note=note
     )
@@ -110,14 +111,15 @@ async def next_task(request: Request, actor: CurrentActor, ctx: Ctx, now: Now) -
 async def task_page(
     request: Request,
     actor: CurrentActor,
+    seen: Seen,
     templates: Templates,
     ctx: Ctx,
     s: ReadSession,
     now: Now,
     task_id: str,
 ) -> HTMLResponse:
-    view = await task_detail(s, task_id=task_id, low_confidence=ctx.low_confidence)
-    audit = await document_audit(s, document_id=view.task["document_id"])
+    view = await task_detail(s, task_id=task_id, low_confidence=ctx.low_confidence, seen=seen)
+    audit = await document_audit(s, document_id=view.task["document_id"], seen=seen)
     done = await second.answered(s, task_id=task_id, username=actor.username)
     mine = view.task["assignee"] == actor.username and view.task["lease_expires_at"] is not None
     return _render(
@@ -195,22 +197,24 @@ async def bulk_approve(
 
 
 @router.get("/documents/{document_id}/pages/{page}.png")
-async def document_page(actor: CurrentActor, s: ReadSession, document_id: str, page: int) -> Response:
-    png = await page_png(s, document_id=document_id, page=page)
+async def document_page(
+    actor: CurrentActor, seen: Seen, s: ReadSession, document_id: str, page: int
+) -> Response:
+    png = await page_png(s, document_id=document_id, page=page, seen=seen)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/dashboard")
 async def dashboard_page(
-    request: Request, actor: CurrentActor, templates: Templates, s: ReadSession, now: Now
+    request: Request, actor: CurrentActor, seen: Seen, templates: Templates, s: ReadSession, now: Now
 ) -> HTMLResponse:
-    board = await dashboard(s, now=now)
+    board = await dashboard(s, now=now, seen=seen)
     return _render(templates, request, "dashboard.html", board=board, actor=actor)
 
 
 @router.get("/documents/{document_id}/audit")
 async def audit_page(
-    request: Request, actor: CurrentActor, templates: Templates, s: ReadSession, document_id: str
+    request: Request, actor: CurrentActor, seen: Seen, templates: Templates, s: ReadSession, document_id: str
 ) -> HTMLResponse:
-    audit = await document_audit(s, document_id=document_id)
+    audit = await document_audit(s, document_id=document_id, seen=seen)
     return _render(templates, request, "audit.html", audit=audit, actor=actor)

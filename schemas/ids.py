@@ -47,7 +47,7 @@ def check_document_id(value: str) -> str:
 
 def check_queue_name(value: str) -> str:
     if not _QUEUE.fullmatch(value):
-        raise ValueError("queue name: 1-64 lower-case letters, digits, _ or -, starting with a letter or digit")
+        raise ValueError("queue name: 1-64 of a-z 0-9 _ -, starting with a letter or digit")
     return value
 
 
