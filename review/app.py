@@ -25,7 +25,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from agents.routing import RoutingPolicy
 from infra.settings import Settings
-from review import api, pages
+from review import api, api_scopes, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates
 from review.errors import NotAuthenticated, ReviewError
@@ -135,5 +135,6 @@ def create_app(
     app.add_exception_handler(ReviewError, _review_error)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(api_scopes.router)
     app.include_router(pages.router)
     return app
