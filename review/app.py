@@ -27,7 +27,7 @@ from agents.routing import RoutingPolicy
 from infra.settings import Settings
 from review import api, api_scopes, pages
 from review.context import ReviewContext, utcnow
-from review.deps import csrf_token, get_templates
+from review.deps import csrf_token, get_templates, url_part
 from review.errors import NotAuthenticated, ReviewError
 from review.publish import Publisher
 from review.scopes import ScopePolicy
@@ -111,6 +111,7 @@ def create_app(
     )
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["csrf_token"] = csrf_token
+    templates.env.filters["urlpart"] = url_part
     app.state.templates = templates
     app.state.review = ReviewContext(
         sessions=async_sessionmaker(engine, expire_on_commit=False),

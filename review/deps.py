@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -48,6 +49,13 @@ def now(ctx: Ctx) -> datetime:
 
 ReadSession = Annotated[AsyncSession, Depends(read_session, scope="function")]
 Now = Annotated[datetime, Depends(now)]
+
+
+def url_part(value: object) -> str:
+    """One URL path segment: every character outside A-Z a-z 0-9 _ . - ~ percent-encoded,
+    '/' included, so an id such as `spoof/../other` stays one segment and never
+    resolves to another document's URL. Templates have it as the `urlpart` filter."""
+    return quote(str(value), safe="")
 
 
 def csrf_token(request: Request) -> str:

@@ -24,7 +24,7 @@ from review.commands import (
     SubmitReview,
 )
 from review.dashboard import dashboard
-from review.deps import Ctx, CurrentActor, Now, ReadSession, Seen, Templates, csrf_token
+from review.deps import Ctx, CurrentActor, Now, ReadSession, Seen, Templates, csrf_token, url_part
 from review.errors import Forbidden, Invalid
 from review.pdf_pages import page_png
 from review.tasks import task_detail
@@ -104,7 +104,7 @@ async def queue_page(
 @router.post("/next")
 async def next_task(request: Request, actor: CurrentActor, ctx: Ctx, now: Now) -> Response:
     task_id = await handlers.lease_next(LeaseNextTask(actor=actor, at=now), ctx=ctx)
-    return _go(request, f"/tasks/{task_id}" if task_id else "/queue?note=queue+empty")
+    return _go(request, f"/tasks/{url_part(task_id)}" if task_id else "/queue?note=queue+empty")
 
 
 @router.get("/tasks/{task_id}")
@@ -138,7 +138,7 @@ async def task_page(
 @router.post("/tasks/{task_id}/claim")
 async def claim(request: Request, actor: CurrentActor, ctx: Ctx, now: Now, task_id: str) -> Response:
     await handlers.claim(ClaimTask(task_id=task_id, actor=actor, at=now), ctx=ctx)
-    return _go(request, f"/tasks/{task_id}")
+    return _go(request, f"/tasks/{url_part(task_id)}")
 
 
 @router.post("/tasks/{task_id}/release")
@@ -160,7 +160,7 @@ async def reassign(
     request: Request, actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, assignee: Annotated[str, Form()]
 ) -> Response:
     await handlers.reassign(ReassignTask(task_id=task_id, actor=actor, assignee=assignee, at=now), ctx=ctx)
-    return _go(request, f"/tasks/{task_id}")
+    return _go(request, f"/tasks/{url_part(task_id)}")
 
 
 @router.post("/tasks/{task_id}/complete")
@@ -182,7 +182,7 @@ async def complete(
     )
     if request.headers.get("hx-request"):
         return _render(templates, request, "_submitted.html", row=done.row, stage=done.stage)
-    return RedirectResponse(f"/tasks/{task_id}", status_code=303)
+    return RedirectResponse(f"/tasks/{url_part(task_id)}", status_code=303)
 
 
 @router.post("/bulk-approve")
