@@ -4,6 +4,7 @@ anything else answers exactly as a missing id does (404). Leads assign scopes.""
 
 from __future__ import annotations
 
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from infra.db.engine import make_engine, migrate
-from infra.db.tables import DocumentRow, ReviewTaskRow
+from infra.db.tables import DocumentRow, ReviewTaskRow, ReviewUserRow
 from infra.pdf import parse_pdf
 from tests.review_support import client, login, make_settings, review_app, seed_tasks
 
@@ -255,3 +256,34 @@ def test_migration_fills_in_open_tasks(db: tuple[str, str | None]) -> None:
         assert row is not None
         assert (row.claim_type, row.amount, row.vendor, row.queue) == ("health", 1500.0, None, None)
     engine.dispose()
+
+
+def test_cli_adds_lists_and_removes_scopes(sqlite_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from autoclerk.cli import app as cli
+
+    migrate(sqlite_url)
+    engine = make_engine(sqlite_url)
+    with Session(engine) as s:
+        s.add(ReviewUserRow(username="ana", password_hash="x", role="reviewer"))
+        s.commit()
+    engine.dispose()
+    env = {"AUTOCLERK_DB__URL": sqlite_url}
+    run = CliRunner().invoke
+    added = run(cli, ["users", "scopes", "add", "--username", "ana", "--kind", "claim", "--amount-min", "100",
+                      "--queue", "fraud"], env=env)  # fmt: skip
+    assert added.exit_code == 0, added.output
+    scope_id = re.search(r"scope (\d+) added", added.output)
+    assert scope_id, added.output
+    listed = run(cli, ["users", "scopes", "list", "--username", "ana"], env=env)
+    assert listed.exit_code == 0 and "kind=claim amount_min=100.0 queue=fraud" in listed.output
+    for bad in (["--kind", "memo"], [], ["--all", "--kind", "claim"], ["--queue", "../x"]):
+        refused = run(cli, ["users", "scopes", "add", "--username", "ana", *bad], env=env)
+        assert refused.exit_code == 2, (bad, refused.output)
+    ghost = run(cli, ["users", "scopes", "add", "--username", "ghost", "--all"], env=env)
+    assert ghost.exit_code == 1 and "no user" in ghost.output
+    removed = run(cli, ["users", "scopes", "remove", "--id", scope_id.group(1)], env=env)
+    assert removed.exit_code == 0, removed.output
+    assert run(cli, ["users", "scopes", "list"], env=env).output.strip() == ""
+    assert run(cli, ["users", "scopes", "remove", "--id", scope_id.group(1)], env=env).exit_code == 1
