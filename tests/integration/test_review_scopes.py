@@ -287,3 +287,50 @@ def test_cli_adds_lists_and_removes_scopes(sqlite_url: str) -> None:
     assert removed.exit_code == 0, removed.output
     assert run(cli, ["users", "scopes", "list"], env=env).output.strip() == ""
     assert run(cli, ["users", "scopes", "remove", "--id", scope_id.group(1)], env=env).exit_code == 1
+
+
+async def test_the_store_writes_what_scopes_match_on(db: tuple[str, str | None]) -> None:
+    """A routed task carries its vendor, amount, claim type and named queue."""
+    from datetime import UTC, datetime
+
+    from autoclerk.bootstrap import open_database
+    from schemas.document import Document
+    from schemas.events import DocumentReceived, Envelope, ReviewRequested
+    from schemas.fields import ExtractedField, Extraction
+    from schemas.messages import MessageMeta, Outgoing
+    from schemas.verdicts import RuleReason, RuleResult, TriageResult
+
+    url, schema = db
+    text = "vendor_name: ACME  Corp\ntotal: 1,200.00"
+    payload = DocumentReceived(
+        document_id=f"d-{uuid.uuid4().hex[:8]}", kind="invoice", text=text, queue="fraud"
+    )
+    env = Envelope[DocumentReceived](type="document.received", payload=payload)
+    fields = {"vendor_name": ExtractedField(value="ACME  Corp", confidence=0.5),
+              "total": ExtractedField(value="1200.00", confidence=0.5)}  # fmt: skip
+    extraction = Extraction(kind="invoice", fields=fields, model_version="x")
+    routed = {
+        "triage": TriageResult(model_version="t", predicted_kind="invoice", risk=0.1).model_dump(mode="json"),
+        "extraction": extraction.model_dump(mode="json"),
+        "rules": RuleResult(rules_version="r", outcome="review").model_dump(mode="json"),
+    }
+    task = ReviewRequested(
+        task_id=f"task-{payload.document_id}", document_id=payload.document_id, kind="invoice",
+        queue=payload.queue, reasons=[RuleReason(code="low_confidence", message="m")], priority=50,
+        due_at=datetime(2026, 12, 3, tzinfo=UTC), extraction=extraction,
+    )  # fmt: skip
+    async with open_database(url, schema=schema) as database:
+        store = database.store
+        doc = Document.from_text(text=text, document_id=payload.document_id, kind="invoice")
+        meta = MessageMeta(topic="t.documents.received", partition=0, offset=1, epoch="e")
+        await store.admit(meta=meta, raw=env.model_dump_json().encode(), envelope=env, document=doc)
+        message = Outgoing("t.review", b"k", b"v")
+        await store.save_review_task(
+            document_id=payload.document_id, state=routed, task=task, message=message
+        )
+    engine = make_engine(url, schema=schema)
+    with Session(engine) as s:
+        row = s.get(T, task.task_id)
+        assert row is not None
+        assert (row.vendor, row.amount, row.claim_type, row.queue) == ("acme corp", 1200.0, None, "fraud")
+    engine.dispose()
