@@ -190,6 +190,7 @@ class LlmRetrier:
             task_id=c.task_id,
             document_id=c.document_id,
             kind=c.document.kind,
+            claim_type=c.document.claim_type,
             reasons=routed.reasons,
             priority=routed.priority,
             # the SLA still runs from when the document first waited for a person

@@ -61,6 +61,18 @@ class ServiceConfig:
     limits: DocumentLimits = field(default_factory=DocumentLimits)
 
 
+def review_task_id(document_id: str) -> str:
+    """The one review task of a document, the same on every delivery: a redelivered
+    `document.received` must find (not duplicate) the task its first delivery made.
+
+    The id is predictable from the document id on purpose, and that is no access
+    control: the review service answers 404 for any task outside the caller's scopes
+    (review/scopes.py), whether or not the id was guessed. A keyed hash (HMAC with a
+    secret) would only hide ids, and rotating its secret would give a redelivery a new
+    task id for a document that already has one."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"review:{document_id}"))
+
+
 def outgoing_message(topic: str, key: str, envelope: Envelope[Any]) -> Outgoing:
     return Outgoing(topic=topic, key=key.encode(), value=envelope.model_dump_json().encode())
 
@@ -166,9 +178,11 @@ class DocumentService:
         routed = RouteDecision.model_validate(result["route"])
         now: datetime = self._ctx.clock()
         task = ReviewRequested(
-            task_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"review:{doc.document_id}")),
+            task_id=review_task_id(doc.document_id),
             document_id=doc.document_id,
             kind=doc.kind,
+            claim_type=doc.claim_type,
+            queue=doc.queue,
             reasons=routed.reasons,
             priority=routed.priority,
             due_at=review_due(start=now, priority=routed.priority, sla_hours=self._cfg.sla_hours),

@@ -15,6 +15,8 @@ from infra.settings import Settings
 from review.app import create_app
 from review.auth import create_user
 from review.publish import KafkaPublisher
+from review.scope_admin import ScopeIn, grant
+from schemas.catalogue import KINDS
 
 
 async def serve_review(*, settings: Settings, bootstrap: str, console: Console) -> None:
@@ -28,6 +30,9 @@ async def serve_review(*, settings: Settings, bootstrap: str, console: Console) 
     async with async_sessionmaker(engine)() as s:
         for username, (role, password) in accounts.items():
             await create_user(s, username=username, password=password, role=role)  # type: ignore[arg-type]
+            if role == "reviewer":  # reviewers see only their scopes: both kinds of the sample
+                for kind in KINDS:
+                    await grant(s, username=username, scope=ScopeIn(kind=kind), by="autoclerk run")
     app = create_app(
         settings=settings,
         engine=engine,

@@ -18,6 +18,7 @@ from infra.kafka import make_producer
 from schemas.document import LabelledDocument
 from schemas.events import DocumentReceived, Envelope
 from schemas.fields import DocumentKind
+from schemas.ids import document_id_from
 
 
 class PublishInputError(ValueError):
@@ -45,7 +46,7 @@ def events_from_files(
     for path in paths:
         if path.suffix.lower() == ".pdf":
             payload = DocumentReceived(
-                document_id=path.stem,
+                document_id=document_id_from(path.stem),
                 kind=kind,
                 pdf_base64=base64.b64encode(path.read_bytes()).decode(),
                 metadata={"filename": path.name},

@@ -33,7 +33,7 @@ from infra.db.tables import (
     utcnow,
 )
 from infra.feedback_source import document_from_row
-from infra.store_rows import add_results, decision_row, outbox_row, to_outgoing
+from infra.store_rows import add_results, decision_row, outbox_row, scope_columns, to_outgoing
 from schemas.events import DocumentDecided, ReviewRequested
 from schemas.messages import Outgoing
 from schemas.retry import RetryAudit, RetryCandidate
@@ -176,6 +176,8 @@ class SqlRetryStore:
                 row.reasons = [r.model_dump(mode="json") for r in task.reasons]
                 row.primary_reason = task.reasons[0].code if task.reasons else "unspecified"
                 row.priority, row.due_at, row.thread_id = task.priority, task.due_at, thread_id
+                for name, value in scope_columns(task).items():  # the new extraction's vendor, amount
+                    setattr(row, name, value)
                 s.add(_event(task.task_id, doc_id, audit))
                 s.add(outbox_row(message, dedupe_key=key, document_id=doc_id))
             return await self._outbox(s, key)

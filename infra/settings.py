@@ -104,6 +104,11 @@ class ReviewSettings(BaseModel):
     second_review_amount: float = Field(
         default=5000.0, ge=0, description="tasks with a total / claimed amount above this need two reviewers"
     )
+    reviewers_see_all: bool = Field(
+        default=False,
+        description="reviewers see every task, as leads do; by default only the tasks their scopes "
+        "match (`autoclerk users scopes add`). For a small team where everyone reviews everything",
+    )
 
     @field_validator("secret_key")
     @classmethod

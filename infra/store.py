@@ -30,7 +30,7 @@ from infra.db.tables import (
     utcnow,
 )
 from infra.store_admission import admit_once, ledger_entry, pending
-from infra.store_rows import add_results, decision_row, ledger_row, outbox_row
+from infra.store_rows import add_results, decision_row, ledger_row, outbox_row, scope_columns
 from schemas.document import Document, content_hash
 from schemas.events import DocumentDecided, DocumentReceived, Envelope, ReviewCompleted, ReviewRequested
 from schemas.fields import Extraction
@@ -133,6 +133,8 @@ class SqlStore:
                             due_at=task.due_at,
                             reasons=[r.model_dump(mode="json") for r in task.reasons],
                             primary_reason=task.reasons[0].code if task.reasons else "unspecified",
+                            queue=task.queue,
+                            **scope_columns(task),
                         )
                     )
                     s.add(outbox_row(message, dedupe_key=f"review:{document_id}", document_id=document_id))

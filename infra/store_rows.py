@@ -18,9 +18,10 @@ from infra.db.tables import (
     utcnow,
 )
 from schemas.document import content_hash
-from schemas.events import DocumentDecided, DocumentReceived
+from schemas.events import DocumentDecided, DocumentReceived, ReviewRequested
 from schemas.fields import Extraction
 from schemas.messages import MessageMeta, Outgoing
+from schemas.scope import scope_attributes
 
 
 def to_outgoing(row: OutboxRow) -> Outgoing:
@@ -98,3 +99,9 @@ def decision_row(d: DocumentDecided, received: datetime) -> DecisionRow:
         latency_ms=(now - received).total_seconds() * 1000,
         created_at=now,
     )
+
+
+def scope_columns(task: ReviewRequested) -> dict[str, Any]:
+    """The review task's vendor, claim type and amount, which review scopes match on."""
+    found = scope_attributes(claim_type=task.claim_type, extraction=task.extraction)
+    return {"vendor": found.vendor, "claim_type": found.claim_type, "amount": found.amount}

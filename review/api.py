@@ -27,7 +27,7 @@ from review.commands import (
     SubmitReview,
 )
 from review.dashboard import Dashboard, dashboard
-from review.deps import Ctx, CurrentActor, Now, ReadSession
+from review.deps import Ctx, CurrentActor, Now, ReadSession, Seen
 from review.errors import Invalid
 from review.tasks import TaskDetail, task_detail
 
@@ -80,9 +80,9 @@ async def me(actor: CurrentActor) -> dict[str, str]:
 
 @router.get("/tasks", response_model=list[queue.TaskSummary])
 async def list_tasks(
-    actor: CurrentActor, s: ReadSession, now: Now, f: Annotated[queue.QueueFilter, Query()]
+    actor: CurrentActor, seen: Seen, s: ReadSession, now: Now, f: Annotated[queue.QueueFilter, Query()]
 ) -> Any:
-    return await queue.list_tasks(s, f=f, now=now)
+    return await queue.list_tasks(s, f=f, now=now, seen=seen)
 
 
 @router.post("/tasks/next", response_model=Leased, responses={204: {"description": "queue empty"}})
@@ -92,8 +92,8 @@ async def next_task(actor: CurrentActor, ctx: Ctx, now: Now) -> Any:
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail)
-async def get_task(actor: CurrentActor, ctx: Ctx, s: ReadSession, task_id: str) -> Any:
-    return await task_detail(s, task_id=task_id, low_confidence=ctx.low_confidence)
+async def get_task(actor: CurrentActor, seen: Seen, ctx: Ctx, s: ReadSession, task_id: str) -> Any:
+    return await task_detail(s, task_id=task_id, low_confidence=ctx.low_confidence, seen=seen)
 
 
 @router.post("/tasks/{task_id}/claim", response_model=Leased)
@@ -147,13 +147,13 @@ async def bulk_approve(actor: CurrentActor, ctx: Ctx, now: Now, body: BulkApprov
 
 
 @router.get("/documents/{document_id}/audit", response_model=DocumentAudit)
-async def audit(actor: CurrentActor, s: ReadSession, document_id: str) -> Any:
-    return await document_audit(s, document_id=document_id)
+async def audit(actor: CurrentActor, seen: Seen, s: ReadSession, document_id: str) -> Any:
+    return await document_audit(s, document_id=document_id, seen=seen)
 
 
 @router.get("/dashboard", response_model=Dashboard)
-async def get_dashboard(actor: CurrentActor, s: ReadSession, now: Now) -> Any:
-    return await dashboard(s, now=now)
+async def get_dashboard(actor: CurrentActor, seen: Seen, s: ReadSession, now: Now) -> Any:
+    return await dashboard(s, now=now, seen=seen)
 
 
 @router.get("/agreement", response_model=Agreement)

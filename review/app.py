@@ -25,11 +25,12 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from agents.routing import RoutingPolicy
 from infra.settings import Settings
-from review import api, pages
+from review import api, api_scopes, pages
 from review.context import ReviewContext, utcnow
-from review.deps import csrf_token, get_templates
+from review.deps import csrf_token, get_templates, url_part
 from review.errors import NotAuthenticated, ReviewError
 from review.publish import Publisher
+from review.scopes import ScopePolicy
 from review.second import DoubleReviewPolicy
 from schemas.messages import Topics
 
@@ -110,6 +111,7 @@ def create_app(
     )
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["csrf_token"] = csrf_token
+    templates.env.filters["urlpart"] = url_part
     app.state.templates = templates
     app.state.review = ReviewContext(
         sessions=async_sessionmaker(engine, expire_on_commit=False),
@@ -119,6 +121,7 @@ def create_app(
         lease_s=lease_s,
         clock=clock,
         policy=DoubleReviewPolicy.from_settings(settings.review),
+        scopes=ScopePolicy(reviewers_see_all=settings.review.reviewers_see_all),
         write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )
     app.add_middleware(
@@ -133,5 +136,6 @@ def create_app(
     app.add_exception_handler(ReviewError, _review_error)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
+    app.include_router(api_scopes.router)
     app.include_router(pages.router)
     return app

@@ -23,6 +23,7 @@ from infra.db.tables import (
     TriageRow,
 )
 from review.errors import NotFound
+from review.scopes import Visibility, check_document
 
 
 class AuditEntry(BaseModel):
@@ -40,7 +41,8 @@ class DocumentAudit(BaseModel):
     entries: list[AuditEntry]
 
 
-async def document_audit(s: AsyncSession, *, document_id: str) -> DocumentAudit:
+async def document_audit(s: AsyncSession, *, document_id: str, seen: Visibility) -> DocumentAudit:
+    await check_document(s, document_id=document_id, seen=seen)
     doc = await s.get(DocumentRow, document_id)
     if doc is None:
         raise NotFound(f"no document {document_id}")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from review.publish import Publisher
+from review.scopes import ScopePolicy
 from review.second import DoubleReviewPolicy
 from review.tasks import LowConfidence
 
@@ -35,6 +36,8 @@ class ReviewContext:
     clock: Callable[[], datetime] = utcnow
     """Read once per request at the edge (review/deps.py); commands carry the reading."""
     policy: DoubleReviewPolicy = field(default_factory=DoubleReviewPolicy)
+    scopes: ScopePolicy = field(default_factory=ScopePolicy)
+    """Who sees which tasks (review/scopes.py); reviewers only their scopes by default."""
     # SQLite allows one writer; in-process serialisation turns its "database is locked"
     # under concurrent requests into a short wait. PostgreSQL needs none.
     write_lock: asyncio.Lock | None = field(default=None)

@@ -2,6 +2,10 @@
 straight-through rate (decisions made with no human) per day, and how often two
 reviewers of the same task agree (review/agreement.py).
 
+The queue's numbers (depth, leases, age, SLA) count only the tasks in the caller's
+scopes (review/scopes.py); throughput, the straight-through rate and agreement are the
+team's, counts without documents in them.
+
 Charts are plain numbers here; the template draws them as inline SVG, so the page
 needs no JavaScript and no build step.
 """
@@ -19,6 +23,7 @@ from sqlmodel import col
 from infra.db.tables import DecisionRow, ReviewOpinionRow, ReviewSubmissionRow, ReviewTaskRow
 from review.agreement import Agreement, agreement
 from review.queue import _in_queue, queue_depth
+from review.scopes import Visibility
 
 T = ReviewTaskRow
 AGE_BUCKETS_H: tuple[tuple[str, float, float | None], ...] = (
@@ -49,11 +54,14 @@ class Dashboard(BaseModel):
     agreement: Agreement
 
 
-async def dashboard(s: AsyncSession, *, now: datetime, days: int = 14, agreement_days: int = 90) -> Dashboard:
-    depth = await queue_depth(s, now=now)
-    oldest = (await s.execute(select(func.min(col(T.created_at))).where(_in_queue()))).scalar_one()
+async def dashboard(
+    s: AsyncSession, *, now: datetime, seen: Visibility, days: int = 14, agreement_days: int = 90
+) -> Dashboard:
+    depth = await queue_depth(s, now=now, seen=seen)
+    mine = and_(_in_queue(), seen.tasks())
+    oldest = (await s.execute(select(func.min(col(T.created_at))).where(mine))).scalar_one()
     breached = (
-        await s.execute(select(func.count()).select_from(T).where(_in_queue(), col(T.due_at) < now))
+        await s.execute(select(func.count()).select_from(T).where(mine, col(T.due_at) < now))
     ).scalar_one()
     st, overall = await _straight_through(s, since=now - timedelta(days=days))
     return Dashboard(
@@ -61,7 +69,7 @@ async def dashboard(s: AsyncSession, *, now: datetime, days: int = 14, agreement
         leased=depth.leased,
         oldest_hours=(now - oldest).total_seconds() / 3600 if oldest else None,
         sla_breached=int(breached),
-        age=await _age(s, now=now),
+        age=await _age(s, now=now, seen=seen),
         throughput_24h=await _throughput(s, since=now - timedelta(hours=24)),
         throughput_7d=await _throughput(s, since=now - timedelta(days=7)),
         straight_through=st,
@@ -70,7 +78,7 @@ async def dashboard(s: AsyncSession, *, now: datetime, days: int = 14, agreement
     )
 
 
-async def _age(s: AsyncSession, *, now: datetime) -> list[Bar]:
+async def _age(s: AsyncSession, *, now: datetime, seen: Visibility) -> list[Bar]:
     # One pass over the queue: a SUM(CASE ...) per bucket instead of one query each.
     cols = []
     for _, lo, hi in AGE_BUCKETS_H:
@@ -78,7 +86,7 @@ async def _age(s: AsyncSession, *, now: datetime) -> list[Bar]:
         if hi is not None:
             cond = and_(cond, col(T.created_at) > now - timedelta(hours=hi))
         cols.append(func.sum(case((cond, 1), else_=0)))
-    row = (await s.execute(select(*cols).where(_in_queue()))).one()
+    row = (await s.execute(select(*cols).where(_in_queue(), seen.tasks()))).one()
     return [
         Bar(label=label, value=float(v or 0)) for (label, _, _), v in zip(AGE_BUCKETS_H, row, strict=True)
     ]

@@ -1,7 +1,7 @@
 """FastAPI dependencies of the review routes, as typed `Annotated` aliases.
 
 Routes (review/api.py, review/pages.py) declare what they need here (`Ctx`,
-`ReadSession`, `CurrentActor`, `Now`, `Templates`) and never import review/app.py,
+`ReadSession`, `CurrentActor`, `Seen`, `Now`, `Templates`) and never import review/app.py,
 which only assembles the app and stores the `ReviewContext` and templates on its state.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from review.auth import Principal, csrf_matches, new_csrf_token, session_principal, token_principal
 from review.context import ReviewContext
 from review.errors import Forbidden, NotAuthenticated
+from review.scopes import Visibility
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -49,6 +51,13 @@ ReadSession = Annotated[AsyncSession, Depends(read_session, scope="function")]
 Now = Annotated[datetime, Depends(now)]
 
 
+def url_part(value: object) -> str:
+    """One URL path segment: every character outside A-Z a-z 0-9 _ . - ~ percent-encoded,
+    '/' included, so an id such as `spoof/../other` stays one segment and never
+    resolves to another document's URL. Templates have it as the `urlpart` filter."""
+    return quote(str(value), safe="")
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token, made on first use; templates call it for their forms."""
     token = request.session.get("csrf")
@@ -78,3 +87,11 @@ async def current_actor(request: Request, ctx: Ctx) -> Principal:
 
 
 CurrentActor = Annotated[Principal, Depends(current_actor)]
+
+
+def visibility(actor: CurrentActor, ctx: Ctx) -> Visibility:
+    """What the caller may see (review/scopes.py); every read hands it to its query."""
+    return ctx.scopes.visibility(actor)
+
+
+Seen = Annotated[Visibility, Depends(visibility)]

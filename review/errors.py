@@ -3,7 +3,7 @@
     ReviewError
     ├── NotAuthenticated      401: no session, a bad cookie or an unknown token
     ├── Forbidden             403: the role does not allow it (reconciling needs a lead), or a bad CSRF token
-    ├── NotFound              404: no such task or document
+    ├── NotFound              404: no such task or document, or out of the caller's scopes (alike)
     ├── Conflict              409: permanent for this request; retrying will not help
     │   ├── NotLeased             the task is not leased by you (never, expired, or taken over)
     │   ├── AlreadySubmitted      the task already has a submission (duplicate or late completion)

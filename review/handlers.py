@@ -31,7 +31,12 @@ async def lease_next(cmd: LeaseNextTask, *, ctx: ReviewContext) -> str | None:
     """The task id now leased to the actor; None when the queue has nothing for them."""
     async with ctx.session(write=True) as s:
         return await queue.next_task(
-            s, reviewer=cmd.actor.username, now=cmd.at, lease_s=ctx.lease_s, lead=cmd.actor.has("lead")
+            s,
+            reviewer=cmd.actor.username,
+            now=cmd.at,
+            lease_s=ctx.lease_s,
+            lead=cmd.actor.has("lead"),
+            seen=ctx.scopes.visibility(cmd.actor),
         )
 
 
@@ -44,24 +49,35 @@ async def claim(cmd: ClaimTask, *, ctx: ReviewContext) -> None:
             now=cmd.at,
             lease_s=ctx.lease_s,
             lead=cmd.actor.has("lead"),
+            seen=ctx.scopes.visibility(cmd.actor),
         )
 
 
 async def release(cmd: ReleaseTask, *, ctx: ReviewContext) -> None:
     async with ctx.session(write=True) as s:
-        await queue.release(s, task_id=cmd.task_id, actor=cmd.actor, now=cmd.at)
+        seen = ctx.scopes.visibility(cmd.actor)
+        await queue.release(s, task_id=cmd.task_id, actor=cmd.actor, now=cmd.at, seen=seen)
 
 
 async def reassign(cmd: ReassignTask, *, ctx: ReviewContext) -> None:
     async with ctx.session(write=True) as s:
         await queue.reassign(
-            s, task_id=cmd.task_id, actor=cmd.actor, assignee=cmd.assignee, now=cmd.at, lease_s=ctx.lease_s
+            s,
+            task_id=cmd.task_id,
+            actor=cmd.actor,
+            assignee=cmd.assignee,
+            now=cmd.at,
+            lease_s=ctx.lease_s,
+            scopes=ctx.scopes,
         )
 
 
 async def escalate(cmd: EscalateTask, *, ctx: ReviewContext) -> None:
     async with ctx.session(write=True) as s:
-        await queue.escalate(s, task_id=cmd.task_id, actor=cmd.actor, reason=cmd.reason, now=cmd.at)
+        seen = ctx.scopes.visibility(cmd.actor)
+        await queue.escalate(
+            s, task_id=cmd.task_id, actor=cmd.actor, reason=cmd.reason, now=cmd.at, seen=seen
+        )
 
 
 async def submit(cmd: SubmitReview, *, ctx: ReviewContext) -> SubmitResult:
@@ -81,7 +97,10 @@ async def bulk_approve(cmd: BulkApproveTasks, *, ctx: ReviewContext) -> dict[str
         raise Invalid("select at least one task")
     async with ctx.writing():
         async with ctx.sessions() as s:
-            q = select(col(ReviewTaskRow.primary_reason)).where(col(ReviewTaskRow.task_id).in_(cmd.task_ids))
+            seen = ctx.scopes.visibility(cmd.actor)
+            q = select(col(ReviewTaskRow.primary_reason)).where(
+                col(ReviewTaskRow.task_id).in_(cmd.task_ids), seen.tasks()
+            )
             reasons = set((await s.execute(q)).scalars().all())
         if len(reasons) > 1:
             raise Invalid(f"bulk approve needs tasks sharing one reason, got {sorted(reasons)}")

@@ -24,7 +24,7 @@ from review.commands import (
     SubmitReview,
 )
 from review.dashboard import dashboard
-from review.deps import Ctx, CurrentActor, Now, ReadSession, Templates, csrf_token
+from review.deps import Ctx, CurrentActor, Now, ReadSession, Seen, Templates, csrf_token, url_part
 from review.errors import Forbidden, Invalid
 from review.pdf_pages import page_png
 from review.tasks import task_detail
@@ -85,16 +85,17 @@ async def home() -> Response:
 async def queue_page(
     request: Request,
     actor: CurrentActor,
+    seen: Seen,
     templates: Templates,
     s: ReadSession,
     now: Now,
     f: Annotated[queue.QueueFilter, Query()],
     note: str = "",
 ) -> HTMLResponse:
-    rows = await queue.list_tasks(s, f=f, now=now)
+    rows = await queue.list_tasks(s, f=f, now=now, seen=seen)
     if request.headers.get("hx-request"):
         return _render(templates, request, "_queue_rows.html", rows=rows, actor=actor, now=now)
-    facets = await queue.queue_facets(s)
+    facets = await queue.queue_facets(s, seen=seen)
     return _render(
         templates, request, "queue.html", rows=rows, f=f, facets=facets, actor=actor, now=now, note=note
     )
@@ -103,21 +104,22 @@ async def queue_page(
 @router.post("/next")
 async def next_task(request: Request, actor: CurrentActor, ctx: Ctx, now: Now) -> Response:
     task_id = await handlers.lease_next(LeaseNextTask(actor=actor, at=now), ctx=ctx)
-    return _go(request, f"/tasks/{task_id}" if task_id else "/queue?note=queue+empty")
+    return _go(request, f"/tasks/{url_part(task_id)}" if task_id else "/queue?note=queue+empty")
 
 
 @router.get("/tasks/{task_id}")
 async def task_page(
     request: Request,
     actor: CurrentActor,
+    seen: Seen,
     templates: Templates,
     ctx: Ctx,
     s: ReadSession,
     now: Now,
     task_id: str,
 ) -> HTMLResponse:
-    view = await task_detail(s, task_id=task_id, low_confidence=ctx.low_confidence)
-    audit = await document_audit(s, document_id=view.task["document_id"])
+    view = await task_detail(s, task_id=task_id, low_confidence=ctx.low_confidence, seen=seen)
+    audit = await document_audit(s, document_id=view.task["document_id"], seen=seen)
     done = await second.answered(s, task_id=task_id, username=actor.username)
     mine = view.task["assignee"] == actor.username and view.task["lease_expires_at"] is not None
     return _render(
@@ -136,7 +138,7 @@ async def task_page(
 @router.post("/tasks/{task_id}/claim")
 async def claim(request: Request, actor: CurrentActor, ctx: Ctx, now: Now, task_id: str) -> Response:
     await handlers.claim(ClaimTask(task_id=task_id, actor=actor, at=now), ctx=ctx)
-    return _go(request, f"/tasks/{task_id}")
+    return _go(request, f"/tasks/{url_part(task_id)}")
 
 
 @router.post("/tasks/{task_id}/release")
@@ -158,7 +160,7 @@ async def reassign(
     request: Request, actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, assignee: Annotated[str, Form()]
 ) -> Response:
     await handlers.reassign(ReassignTask(task_id=task_id, actor=actor, assignee=assignee, at=now), ctx=ctx)
-    return _go(request, f"/tasks/{task_id}")
+    return _go(request, f"/tasks/{url_part(task_id)}")
 
 
 @router.post("/tasks/{task_id}/complete")
@@ -180,7 +182,7 @@ async def complete(
     )
     if request.headers.get("hx-request"):
         return _render(templates, request, "_submitted.html", row=done.row, stage=done.stage)
-    return RedirectResponse(f"/tasks/{task_id}", status_code=303)
+    return RedirectResponse(f"/tasks/{url_part(task_id)}", status_code=303)
 
 
 @router.post("/bulk-approve")
@@ -195,22 +197,24 @@ async def bulk_approve(
 
 
 @router.get("/documents/{document_id}/pages/{page}.png")
-async def document_page(actor: CurrentActor, s: ReadSession, document_id: str, page: int) -> Response:
-    png = await page_png(s, document_id=document_id, page=page)
+async def document_page(
+    actor: CurrentActor, seen: Seen, s: ReadSession, document_id: str, page: int
+) -> Response:
+    png = await page_png(s, document_id=document_id, page=page, seen=seen)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.get("/dashboard")
 async def dashboard_page(
-    request: Request, actor: CurrentActor, templates: Templates, s: ReadSession, now: Now
+    request: Request, actor: CurrentActor, seen: Seen, templates: Templates, s: ReadSession, now: Now
 ) -> HTMLResponse:
-    board = await dashboard(s, now=now)
+    board = await dashboard(s, now=now, seen=seen)
     return _render(templates, request, "dashboard.html", board=board, actor=actor)
 
 
 @router.get("/documents/{document_id}/audit")
 async def audit_page(
-    request: Request, actor: CurrentActor, templates: Templates, s: ReadSession, document_id: str
+    request: Request, actor: CurrentActor, seen: Seen, templates: Templates, s: ReadSession, document_id: str
 ) -> HTMLResponse:
-    audit = await document_audit(s, document_id=document_id)
+    audit = await document_audit(s, document_id=document_id, seen=seen)
     return _render(templates, request, "audit.html", audit=audit, actor=actor)

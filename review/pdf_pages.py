@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from infra.db.tables import DocumentRow
 from review.errors import NotFound
+from review.scopes import Visibility, check_document
 
 # 1.5 times 72 dpi: readable on a laptop screen without shipping megabytes per page.
 SCALE = 1.5
@@ -28,7 +29,8 @@ def render_page(pdf: bytes, page: int) -> bytes:
         doc.close()
 
 
-async def page_png(s: AsyncSession, *, document_id: str, page: int) -> bytes:
+async def page_png(s: AsyncSession, *, document_id: str, page: int, seen: Visibility) -> bytes:
+    await check_document(s, document_id=document_id, seen=seen)
     doc = await s.get(DocumentRow, document_id)
     if doc is None or doc.original_pdf is None:
         raise NotFound(f"document {document_id} has no PDF")

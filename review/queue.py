@@ -7,7 +7,8 @@ succeeds while the task is free, checked by its rowcount, does the same job.
 A task with a submission is out of the queue even while it is still 'open': the
 worker has not consumed the `review.completed` yet. A task that needs two reviewers
 comes back after its first answer, for anyone but the first reviewer, and after two
-differing answers for leads only (review/second.py).
+differing answers for leads only (review/second.py). Every query here keeps to what
+the caller may see (`seen`, review/scopes.py): a task out of scope is not found.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from sqlmodel import col
 
 from infra.db.tables import ReviewEventRow, ReviewSubmissionRow, ReviewTaskRow, ReviewUserRow
 from review.auth import Principal
-from review.errors import Invalid, NotFound, NotLeased, TaskClosed
+from review.errors import Invalid, NotLeased, TaskClosed
+from review.scopes import ScopePolicy, Visibility, sees_task, visible_task
 from review.second import check_assignee, check_eligible, eligible, rounds_column, stage_filter, stage_of
 
 T = ReviewTaskRow
@@ -77,8 +79,10 @@ def _in_queue() -> ColumnElement[bool]:
     return and_(col(T.status) == "open", _unsubmitted())
 
 
-async def list_tasks(s: AsyncSession, *, f: QueueFilter, now: datetime) -> list[TaskSummary]:
-    q = select(T, rounds_column()).where(_in_queue())
+async def list_tasks(
+    s: AsyncSession, *, f: QueueFilter, now: datetime, seen: Visibility
+) -> list[TaskSummary]:
+    q = select(T, rounds_column()).where(_in_queue(), seen.tasks())
     if f.stage:
         q = q.where(stage_filter(f.stage))
     if f.kind:
@@ -100,12 +104,11 @@ async def list_tasks(s: AsyncSession, *, f: QueueFilter, now: datetime) -> list[
     ]
 
 
-async def queue_facets(s: AsyncSession) -> dict[str, list[str]]:
+async def queue_facets(s: AsyncSession, *, seen: Visibility) -> dict[str, list[str]]:
     """Values for the filter menus: kinds and primary reasons present in the queue."""
-    kinds = (await s.execute(select(col(T.kind)).where(col(T.status) == "open").distinct())).scalars().all()
-    reasons = (
-        await s.execute(select(col(T.primary_reason)).where(col(T.status) == "open").distinct())
-    ).scalars()
+    open_ = and_(col(T.status) == "open", seen.tasks())
+    kinds = (await s.execute(select(col(T.kind)).where(open_).distinct())).scalars().all()
+    reasons = (await s.execute(select(col(T.primary_reason)).where(open_).distinct())).scalars()
     return {"kinds": sorted(kinds), "reasons": sorted(reasons.all())}
 
 
@@ -113,25 +116,25 @@ def _event(task: str, document: str, actor: str, action: str, **detail: Any) -> 
     return ReviewEventRow(task_id=task, document_id=document, actor=actor, action=action, detail=detail)
 
 
-async def _held(s: AsyncSession, *, reviewer: str, now: datetime) -> str | None:
+async def _held(s: AsyncSession, *, reviewer: str, now: datetime, seen: Visibility) -> str | None:
     q = (
         select(col(T.task_id))
-        .where(_in_queue(), col(T.assignee) == reviewer, col(T.lease_expires_at) >= now)
+        .where(_in_queue(), col(T.assignee) == reviewer, col(T.lease_expires_at) >= now, seen.tasks())
         .limit(1)
     )
     return (await s.execute(q)).scalar_one_or_none()
 
 
 async def next_task(
-    s: AsyncSession, *, reviewer: str, now: datetime, lease_s: float, lead: bool = False
+    s: AsyncSession, *, reviewer: str, now: datetime, lease_s: float, seen: Visibility, lead: bool = False
 ) -> str | None:
     """Lease the most urgent free task `reviewer` may take; a task they hold comes first."""
     async with s.begin():
-        held = await _held(s, reviewer=reviewer, now=now)
+        held = await _held(s, reviewer=reviewer, now=now, seen=seen)
         if held is not None:
             return held
         pick = select(col(T.task_id), col(T.document_id)).where(
-            _in_queue(), _free(now), eligible(reviewer=reviewer, lead=lead)
+            _in_queue(), _free(now), eligible(reviewer=reviewer, lead=lead), seen.tasks()
         )
         pick = pick.order_by(*_most_urgent_first(now))
         if s.get_bind().dialect.name == "postgresql":
@@ -140,14 +143,23 @@ async def next_task(
         else:
             candidates = list((await s.execute(pick.limit(8))).all())
         for task_id, document_id in candidates:
-            if await _take(s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s, lead=lead):
+            if await _take(
+                s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s, lead=lead, seen=seen
+            ):
                 s.add(_event(task_id, document_id, reviewer, "leased", lease_s=lease_s))
                 return str(task_id)
     return None
 
 
 async def _take(
-    s: AsyncSession, *, task_id: str, reviewer: str, now: datetime, lease_s: float, lead: bool
+    s: AsyncSession,
+    *,
+    task_id: str,
+    reviewer: str,
+    now: datetime,
+    lease_s: float,
+    lead: bool,
+    seen: Visibility,
 ) -> bool:
     # The WHERE repeats the freedom test: on SQLite this is the whole lock.
     won = await s.execute(
@@ -157,6 +169,7 @@ async def _take(
             _in_queue(),
             or_(_free(now), col(T.assignee) == reviewer),
             eligible(reviewer=reviewer, lead=lead),
+            seen.tasks(),
         )
         .values(assignee=reviewer, lease_expires_at=now + timedelta(seconds=lease_s))
     )
@@ -164,21 +177,29 @@ async def _take(
 
 
 async def claim(
-    s: AsyncSession, *, task_id: str, reviewer: str, now: datetime, lease_s: float, lead: bool = False
+    s: AsyncSession,
+    *,
+    task_id: str,
+    reviewer: str,
+    now: datetime,
+    lease_s: float,
+    seen: Visibility,
+    lead: bool = False,
 ) -> None:
     """Lease one named task (or renew your own lease on it)."""
     async with s.begin():
-        task = await _task(s, task_id)
+        task = await _task(s, task_id, seen)
         await check_eligible(s, task_id=task_id, username=reviewer, lead=lead)
-        if not await _take(s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s, lead=lead):
+        took = await _take(
+            s, task_id=task_id, reviewer=reviewer, now=now, lease_s=lease_s, lead=lead, seen=seen
+        )
+        if not took:
             raise NotLeased(f"task {task_id} is leased by {task.assignee} or no longer in the queue")
         s.add(_event(task_id, task.document_id, reviewer, "leased", lease_s=lease_s))
 
 
-async def _task(s: AsyncSession, task_id: str) -> ReviewTaskRow:
-    task = await s.get(T, task_id)
-    if task is None:
-        raise NotFound(f"no task {task_id}")
+async def _task(s: AsyncSession, task_id: str, seen: Visibility) -> ReviewTaskRow:
+    task = await visible_task(s, task_id=task_id, seen=seen)
     if task.status != "open":
         raise TaskClosed(f"task {task_id} is already {task.status}")
     return task
@@ -196,9 +217,11 @@ def holds_lease(task: ReviewTaskRow, *, reviewer: str, now: datetime) -> bool:
     return task.assignee == reviewer and task.lease_expires_at is not None and task.lease_expires_at >= now
 
 
-async def release(s: AsyncSession, *, task_id: str, actor: Principal, now: datetime) -> None:
+async def release(
+    s: AsyncSession, *, task_id: str, actor: Principal, now: datetime, seen: Visibility
+) -> None:
     async with s.begin():
-        task = await _task(s, task_id)
+        task = await _task(s, task_id, seen)
         if not holds_lease(task, reviewer=actor.username, now=now) and not actor.has("lead"):
             raise NotLeased(f"task {task_id} is not leased by you")
         await s.execute(
@@ -208,14 +231,23 @@ async def release(s: AsyncSession, *, task_id: str, actor: Principal, now: datet
 
 
 async def reassign(
-    s: AsyncSession, *, task_id: str, actor: Principal, assignee: str, now: datetime, lease_s: float
+    s: AsyncSession,
+    *,
+    task_id: str,
+    actor: Principal,
+    assignee: str,
+    now: datetime,
+    lease_s: float,
+    scopes: ScopePolicy,
 ) -> None:
     actor.require("lead")
     async with s.begin():
-        task = await _task(s, task_id)
+        task = await _task(s, task_id, scopes.visibility(actor))
         user = await s.get(ReviewUserRow, assignee)
         if user is None or not user.active:
             raise Invalid(f"no active user {assignee!r}")
+        if not await sees_task(s, task_id=task_id, seen=scopes.of(user)):
+            raise Invalid(f"task {task_id} is outside {assignee}'s scopes")
         await check_assignee(s, task_id=task_id, user=user)
         until = now + timedelta(seconds=lease_s)
         await s.execute(
@@ -230,12 +262,14 @@ async def reassign(
         )
 
 
-async def escalate(s: AsyncSession, *, task_id: str, actor: Principal, reason: str, now: datetime) -> None:
+async def escalate(
+    s: AsyncSession, *, task_id: str, actor: Principal, reason: str, now: datetime, seen: Visibility
+) -> None:
     """Hand a task to the leads: top priority, lease dropped, reason on record."""
     if not reason.strip():
         raise Invalid("escalating needs a reason")
     async with s.begin():
-        task = await _task(s, task_id)
+        task = await _task(s, task_id, seen)
         if not holds_lease(task, reviewer=actor.username, now=now) and not actor.has("lead"):
             raise NotLeased(f"task {task_id} is not leased by you")
         await s.execute(
@@ -256,9 +290,8 @@ class QueueDepth:
     leased: int
 
 
-async def queue_depth(s: AsyncSession, *, now: datetime) -> QueueDepth:
-    total = (await s.execute(select(func.count()).select_from(T).where(_in_queue()))).scalar_one()
-    leased = (
-        await s.execute(select(func.count()).select_from(T).where(_in_queue(), ~_free(now)))
-    ).scalar_one()
+async def queue_depth(s: AsyncSession, *, now: datetime, seen: Visibility) -> QueueDepth:
+    mine = and_(_in_queue(), seen.tasks())
+    total = (await s.execute(select(func.count()).select_from(T).where(mine))).scalar_one()
+    leased = (await s.execute(select(func.count()).select_from(T).where(mine, ~_free(now)))).scalar_one()
     return QueueDepth(open=int(total), leased=int(leased))

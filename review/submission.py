@@ -42,7 +42,8 @@ async def submit_answer(s: AsyncSession, cmd: SubmitReview, *, ctx: ReviewContex
     async with s.begin():
         # Before reading the task: the worker's LLM retry takes the same row lock.
         await lock_task(s, task_id=cmd.task_id)
-        view = await task_detail(s, task_id=cmd.task_id, low_confidence=ctx.low_confidence)
+        seen = ctx.scopes.visibility(cmd.actor)
+        view = await task_detail(s, task_id=cmd.task_id, low_confidence=ctx.low_confidence, seen=seen)
         task = await s.get(ReviewTaskRow, cmd.task_id)
         assert task is not None  # task_detail found it in this transaction
         _may_submit(task, view, cmd=cmd)

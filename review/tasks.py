@@ -16,12 +16,12 @@ from infra.db.tables import (
     DocumentRow,
     ExtractionRow,
     ReviewSubmissionRow,
-    ReviewTaskRow,
     RuleResultRow,
     TriageRow,
 )
 from review.compare import ReviewState, review_state
 from review.errors import Invalid, NotFound
+from review.scopes import Visibility, visible_task
 from schemas.events import FieldCorrection
 from schemas.fields import DocumentKind, field_names
 
@@ -71,10 +71,11 @@ def _document(doc: DocumentRow) -> dict[str, Any]:
     return out
 
 
-async def task_detail(s: AsyncSession, *, task_id: str, low_confidence: LowConfidence) -> TaskDetail:
-    task = await s.get(ReviewTaskRow, task_id)
-    if task is None:
-        raise NotFound(f"no task {task_id}")
+async def task_detail(
+    s: AsyncSession, *, task_id: str, low_confidence: LowConfidence, seen: Visibility
+) -> TaskDetail:
+    """The task as `seen` may see it: NotFound when it is missing or out of scope."""
+    task = await visible_task(s, task_id=task_id, seen=seen)
     doc = await s.get(DocumentRow, task.document_id)
     if doc is None:
         raise NotFound(f"no document {task.document_id}")

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from schemas.document import Line, PageSize
 from schemas.fields import ClaimType, DocumentKind, Extraction
+from schemas.ids import DocumentId, QueueName
 from schemas.verdicts import FinalOutcome, Outcome, RuleReason, RuleResult, TriageResult
 
 SUPPORTED_SCHEMA_VERSIONS: frozenset[int] = frozenset({1})
@@ -43,9 +44,12 @@ class DocumentReceived(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    document_id: Annotated[str, Field(min_length=1, max_length=200)]
+    document_id: DocumentId = Field(description="1-128 of A-Z a-z 0-9 . _ : - (schemas/ids.py)")
     kind: DocumentKind
     claim_type: ClaimType | None = None
+    queue: QueueName | None = Field(
+        default=None, description="the named review queue, should the document need a person"
+    )
     text: str | None = None
     pdf_base64: str | None = None
     ocr_lines: list[Line] | None = Field(
@@ -106,6 +110,8 @@ class ReviewRequested(BaseModel):
     task_id: str
     document_id: str
     kind: DocumentKind
+    claim_type: ClaimType | None = None
+    queue: str | None = Field(default=None, description="the named review queue upstream asked for")
     reasons: list[RuleReason]
     priority: int = Field(ge=0, le=100)
     due_at: datetime

@@ -145,11 +145,18 @@ async def add_users(s: AsyncSession, users: dict[str, str]) -> None:
 
 
 def make_settings(
-    prefix: str = "rv", *, second_share: float = 0.0, second_amount: float = 5000.0
+    prefix: str = "rv",
+    *,
+    second_share: float = 0.0,
+    second_amount: float = 5000.0,
+    reviewers_see_all: bool = True,
 ) -> Settings:
     """Test settings; no task is sampled for a second review unless a test asks, so
-    tests of single review do not depend on how their random task ids hash."""
+    tests of single review do not depend on how their random task ids hash. Reviewers
+    see every task unless a test asks for scopes (the shipped default is scoped:
+    tests/integration/test_review_scopes.py)."""
     s = Settings()
+    s.review.reviewers_see_all = reviewers_see_all
     s.review.secret_key = SecretStr("test-" + uuid.uuid4().hex)
     s.kafka.topic_prefix = prefix
     s.review.second_review_share = second_share

@@ -15,9 +15,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from autoclerk.cli.scopes import scopes_app
 from infra.settings import Settings
 
 users_app = typer.Typer(no_args_is_help=True, help="Review UI users and API tokens.")
+users_app.add_typer(scopes_app, name="scopes")
 console = Console(stderr=True)
 PASSWORD_ENV = "AUTOCLERK_ADMIN_PASSWORD"
 

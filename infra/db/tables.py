@@ -155,6 +155,12 @@ class ReviewTaskRow(SQLModel, table=True):
     thread_id: str | None = Field(
         default=None, description="workflow thread waiting for the answer; None = the document id"
     )
+    # What review scopes match on (schemas/scope.py, review/scopes.py), set at routing.
+    # Not indexed: they are read per row by the scope filter's EXISTS, after the queue index.
+    vendor: str | None = Field(default=None, description="extracted vendor name, vendor_key()")
+    claim_type: str | None = None
+    amount: float | None = Field(default=None, description="the sizing amount routing read")
+    queue: str | None = Field(default=None, description="the named queue upstream asked for")
 
 
 class CorrectionRow(SQLModel, table=True):
@@ -281,6 +287,25 @@ class ApiTokenRow(SQLModel, table=True):
     name: str
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+
+
+class ReviewScopeRow(SQLModel, table=True):
+    """Part of the queue one reviewer may see (review/scopes.py). A row matches a task
+    when every condition it sets holds (unset ones match anything); a reviewer sees the
+    tasks any of their rows match. Leads and admins see every task."""
+
+    __tablename__ = "review_scopes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, foreign_key="review_users.username")
+    kind: str | None = None
+    vendor: str | None = Field(default=None, description="vendor_key() of the vendor name")
+    claim_type: str | None = None
+    amount_min: float | None = Field(default=None, description="inclusive")
+    amount_max: float | None = Field(default=None, description="exclusive")
+    queue: str | None = None
+    created_by: str
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class ReviewSubmissionRow(SQLModel, table=True):

@@ -36,6 +36,7 @@ from review.context import ReviewContext
 from review.errors import TaskClosed
 from review.handlers import bulk_approve
 from review.queue import claim, lock_task, release
+from review.scopes import EVERYTHING
 from schemas.document import Document
 from schemas.events import DocumentReceived, Envelope, FieldCorrection, ReviewCompleted
 from schemas.fields import Extraction
@@ -164,11 +165,11 @@ async def test_only_untouched_tasks_within_the_window_are_retried(world: World) 
     leased, submitted, released, old, refused, free = [await world.receive(CLEAR) for _ in range(6)]
     sessions = world.sessions()
     async with sessions() as s:
-        await claim(s, task_id=leased, reviewer="anna", now=now(), lease_s=600)
+        await claim(s, task_id=leased, reviewer="anna", now=now(), lease_s=600, seen=EVERYTHING)
     async with sessions() as s:
-        await claim(s, task_id=released, reviewer="anna", now=now(), lease_s=600)
+        await claim(s, task_id=released, reviewer="anna", now=now(), lease_s=600, seen=EVERYTHING)
     async with sessions() as s:
-        await release(s, task_id=released, actor=ANNA, now=now())
+        await release(s, task_id=released, actor=ANNA, now=now(), seen=EVERYTHING)
     publisher = RecordingPublisher()
     done = await bulk_approve(
         BulkApproveTasks(task_ids=(submitted,), actor=LEAD, reason="ok", at=now()),
@@ -215,14 +216,14 @@ async def test_a_superseded_task_is_decided_once_published_and_audited(world: Wo
             col(OutboxRow.emitted_at).is_(None), col(OutboxRow.dedupe_key).like("llm-retry:%")
         )
         assert not list((await s.execute(unsent)).scalars())
-        audit = await document_audit(s, document_id=row.document_id)
+        audit = await document_audit(s, document_id=row.document_id, seen=EVERYTHING)
     assert [m.topic for m in world.broker.sent] == [TOPICS.decided]
     retried = [e for e in audit.entries if e.actor == "system:llm-retry"]
     assert [e.summary for e in retried] == ["llm_retry_superseded"] and audit.status == "decided"
     # nobody can take it any more, a late completion is refused, and a second round finds nothing
     async with world.sessions()() as s:
         with pytest.raises(TaskClosed, match="superseded"):
-            await claim(s, task_id=task_id, reviewer="anna", now=now(), lease_s=600)
+            await claim(s, task_id=task_id, reviewer="anna", now=now(), lease_s=600, seen=EVERYTHING)
     late = await world.complete(row)
     assert [m.topic for m in late] == [TOPICS.deadletter]
     again = await world.retrier.tick(publish=world.broker)
@@ -255,7 +256,7 @@ async def test_a_reviewer_who_leases_while_the_llm_answers_wins(world: World) ->
 
     async def lease(document: Document) -> None:
         async with world.sessions()() as s:
-            await claim(s, task_id=task_id, reviewer="anna", now=now(), lease_s=600)
+            await claim(s, task_id=task_id, reviewer="anna", now=now(), lease_s=600, seen=EVERYTHING)
 
     world.llm.down, world.llm.before = False, lease
     report = await world.retrier.tick(publish=world.broker)

@@ -22,6 +22,7 @@ from autoclerk.bootstrap import Adapters, Database, build_service, open_database
 from infra.db.engine import _MIGRATIONS, make_engine, migrate
 from infra.db.tables import DeadLetterRow, DecisionRow, OutboxRow, RuleResultRow
 from infra.pdf import parse_pdf
+from review.scopes import EVERYTHING
 from review.tasks import task_detail
 from schemas.events import DocumentReceived, Envelope
 from schemas.messages import MessageMeta, Outgoing, Topics
@@ -90,7 +91,7 @@ async def test_review_request_names_the_stored_trace_and_the_review_ui_reads_it(
         "sha256": None,
     }
     async with AsyncSession(database.engine) as s:  # what the review UI and API show
-        view = await task_detail(s, task_id=task["task_id"], low_confidence=0.9)
+        view = await task_detail(s, task_id=task["task_id"], low_confidence=0.9, seen=EVERYTHING)
     assert view.rules is not None and len(view.rules["trace"]["graph"]["input"]) == TRACE_BYTES
     assert view.extraction is not None and view.fields
 
