@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import secrets
 import socket
 import threading
 import time
@@ -150,7 +151,7 @@ def make_settings(
     """Test settings; no task is sampled for a second review unless a test asks, so
     tests of single review do not depend on how their random task ids hash."""
     s = Settings()
-    s.review.secret_key = SecretStr("test-" + uuid.uuid4().hex)
+    s.review.secret_key = SecretStr(secrets.token_urlsafe(48))
     s.kafka.topic_prefix = prefix
     s.review.second_review_share = second_share
     s.review.second_review_amount = second_amount
