@@ -1,7 +1,7 @@
 """FastAPI dependencies of the review routes, as typed `Annotated` aliases.
 
 Routes (review/api.py, review/pages.py) declare what they need here (`Ctx`,
-`ReadSession`, `CurrentActor`, `Now`, `Templates`) and never import review/app.py,
+`ReadSession`, `CurrentActor`, `Now`, `Templates`, `Login`) and never import review/app.py,
 which only assembles the app and stores the `ReviewContext` and templates on its state.
 """
 
