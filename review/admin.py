@@ -22,6 +22,14 @@ from review.deps import Ctx, CurrentActor, Now, ReadSession, Templates
 
 router = APIRouter()
 api = "/api/admin"
+# What the page may say after an action: fixed texts, so a crafted link cannot put
+# words on it.
+NOTES = {
+    "session-revoked": "session revoked",
+    "token-revoked": "token revoked",
+    "user-disabled": "user disabled",
+    "user-enabled": "user enabled",
+}
 
 
 async def _revoke_session(actor: Principal, ctx: ReviewContext, now: datetime, key: str) -> None:
@@ -54,7 +62,7 @@ async def admin_page(
         "users": await accounts.list_users(s, now=now),
         "sessions": await accounts.list_sessions(s, now=now),
         "tokens": await accounts.list_tokens(s, now=now),
-        "note": note,
+        "note": NOTES.get(note, ""),
     }
     return templates.TemplateResponse(request, "admin.html", context)
 
@@ -66,25 +74,25 @@ def _back(note: str) -> Response:
 @router.post("/admin/sessions/{key}/revoke", include_in_schema=False)
 async def revoke_session_form(actor: CurrentActor, ctx: Ctx, now: Now, key: str) -> Response:
     await _revoke_session(actor, ctx, now, key)
-    return _back("session+revoked")
+    return _back("session-revoked")
 
 
 @router.post("/admin/tokens/{token_id}/revoke", include_in_schema=False)
 async def revoke_token_form(actor: CurrentActor, ctx: Ctx, now: Now, token_id: int) -> Response:
     await _revoke_token(actor, ctx, now, token_id)
-    return _back("token+revoked")
+    return _back("token-revoked")
 
 
 @router.post("/admin/users/{username}/disable", include_in_schema=False)
 async def disable_form(actor: CurrentActor, ctx: Ctx, now: Now, username: str) -> Response:
     await _set_active(actor, ctx, now, username, False)
-    return _back("user+disabled")
+    return _back("user-disabled")
 
 
 @router.post("/admin/users/{username}/enable", include_in_schema=False)
 async def enable_form(actor: CurrentActor, ctx: Ctx, now: Now, username: str) -> Response:
     await _set_active(actor, ctx, now, username, True)
-    return _back("user+enabled")
+    return _back("user-enabled")
 
 
 @router.get(f"{api}/users", response_model=list[accounts.UserView], tags=["admin"])
