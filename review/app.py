@@ -120,6 +120,7 @@ def create_app(
             yield
         finally:
             await publisher.stop()
+            app.state.login.hashing.close()
 
     app = FastAPI(
         title="autoclerk review",
