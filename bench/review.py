@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import random
+import secrets
 import statistics
 import tempfile
 import time
@@ -189,7 +190,7 @@ async def timed(n: int, call: Callable[[int], Awaitable[httpx.Response]]) -> dic
 
 async def measure(url: str, schema: str | None, ids: list[str], *, n: int) -> dict[str, Any]:
     settings = Settings()
-    settings.review.secret_key = SecretStr(uuid.uuid4().hex)
+    settings.review.secret_key = SecretStr(secrets.token_urlsafe(48))
     engine = make_async_engine(url, schema=schema)
     app = create_app(settings=settings, engine=engine, publisher=NullPublisher())
     rng = random.Random(3)

@@ -7,6 +7,7 @@ Nothing here is read at import time: call `Settings()` where the process starts.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -93,11 +94,52 @@ class ModelSettings(BaseModel):
     prefer_gpu: bool = True
 
 
+SECRET_HELP = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
+MIN_SECRET_BYTES = 32
+
+
+def check_secret_key(value: str) -> None:
+    """Refuse a session secret that is short or visibly not random (ValueError).
+
+    Needs at least 32 bytes, and the estimated entropy (length times the Shannon
+    entropy of its characters) must reach 160 bits: a heuristic that passes
+    `secrets.token_urlsafe(32)` or longer and `token_hex(32)`, and refuses
+    placeholders, phrases and a uuid's 32 hex digits (122 bits).
+    """
+    if value in {"", "changethis", "secret"}:
+        raise ValueError(f"review.secret_key must be a real secret, not a placeholder; {SECRET_HELP}")
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        raise ValueError(f"review.secret_key needs at least {MIN_SECRET_BYTES} random bytes; {SECRET_HELP}")
+    counts = [value.count(c) for c in set(value)]
+    bits = -sum(n * math.log2(n / len(value)) for n in counts)
+    if bits < 160:
+        raise ValueError(f"review.secret_key does not look random ({bits:.0f} bits estimated); {SECRET_HELP}")
+
+
 class ReviewSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8765
     sla_hours: float = 24.0
-    secret_key: SecretStr | None = None
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="signs the session cookie; one value shared by every review process, at least "
+        "32 random bytes. Unset: only the embedded demo (`autoclerk run`) starts, with a key per process",
+    )
+    secure_cookies: bool | None = Field(
+        default=None, description="mark the session cookie Secure (HTTPS only); None: on unless host is local"
+    )
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30, description="a login lasts this long")
+    token_days: int = Field(default=90, ge=1, le=3650, description="default lifetime of a new API token")
+    login_account_limit: int = Field(
+        default=10, ge=1, description="login attempts per username per window (a success clears them)"
+    )
+    login_address_limit: int = Field(
+        default=30, ge=1, description="login attempts per client address per window"
+    )
+    login_window_s: float = Field(default=300.0, gt=0, description="the login throttle's sliding window")
+    hash_threads: int = Field(
+        default=2, ge=1, le=64, description="argon2 hashes computed at once (in threads, off the event loop)"
+    )
     second_review_share: float = Field(
         default=0.1, ge=0, le=1, description="share of tasks, chosen by task-id hash, that need two reviewers"
     )
@@ -112,10 +154,16 @@ class ReviewSettings(BaseModel):
 
     @field_validator("secret_key")
     @classmethod
-    def _no_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and v.get_secret_value() in {"", "changethis", "secret"}:
-            raise ValueError("review.secret_key must be a real secret, not a placeholder")
+    def _random_enough(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None:
+            check_secret_key(v.get_secret_value())
         return v
+
+    @property
+    def cookies_secure(self) -> bool:
+        if self.secure_cookies is not None:
+            return self.secure_cookies
+        return self.host not in {"127.0.0.1", "localhost", "::1"}
 
 
 class RoutingSettings(BaseModel):

@@ -27,7 +27,7 @@ from review.commands import (
     SubmitReview,
 )
 from review.dashboard import Dashboard, dashboard
-from review.deps import Ctx, CurrentActor, Now, ReadSession, Seen
+from review.deps import Ctx, CurrentActor, Login, Now, ReadSession, Seen
 from review.errors import Invalid
 from review.tasks import TaskDetail, task_detail
 
@@ -71,6 +71,7 @@ class NewUser(BaseModel):
 class NewToken(BaseModel):
     username: str
     name: str = Field(min_length=1, max_length=100)
+    days: int | None = Field(default=None, ge=1, le=3650, description="lifetime; default review.token_days")
 
 
 @router.get("/me")
@@ -165,20 +166,24 @@ async def get_agreement(
 
 
 @router.post("/users", status_code=201)
-async def add_user(actor: CurrentActor, ctx: Ctx, body: NewUser) -> dict[str, str]:
+async def add_user(actor: CurrentActor, ctx: Ctx, login: Login, body: NewUser) -> dict[str, str]:
     actor.require("admin")
     if body.role not in ROLES:
         raise Invalid(f"role must be one of {ROLES}")
     async with ctx.session(write=True) as s:
-        await create_user(s, username=body.username, password=body.password, role=body.role)
+        await create_user(
+            s, username=body.username, password=body.password, role=body.role, hashing=login.hashing
+        )
     return {"username": body.username, "role": body.role}
 
 
 @router.post("/tokens", status_code=201)
-async def add_token(actor: CurrentActor, ctx: Ctx, body: NewToken) -> dict[str, str]:
-    """A machine token; shown once. Admins create tokens for anyone, others for themselves."""
+async def add_token(actor: CurrentActor, ctx: Ctx, login: Login, now: Now, body: NewToken) -> dict[str, str]:
+    """A machine token; shown once. Admins create tokens for anyone, others for themselves.
+    It expires after `days` (default review.token_days)."""
     if body.username != actor.username:
         actor.require("admin")
+    expires = now + (timedelta(days=body.days) if body.days else login.token_lifetime)
     async with ctx.session(write=True) as s:
-        token = await create_token(s, username=body.username, name=body.name)
-    return {"token": token, "username": body.username}
+        token = await create_token(s, username=body.username, name=body.name, expires_at=expires)
+    return {"token": token, "username": body.username, "expires_at": expires.isoformat()}

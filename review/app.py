@@ -24,11 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from starlette.middleware.sessions import SessionMiddleware
 
 from agents.routing import RoutingPolicy
-from infra.settings import Settings
-from review import api, api_scopes, pages
+from infra.settings import SECRET_HELP, Settings, check_secret_key
+from review import admin, api, api_scopes, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates, url_part
-from review.errors import NotAuthenticated, ReviewError
+from review.errors import NotAuthenticated, ReviewError, Throttled
+from review.login import LoginPolicy
 from review.publish import Publisher
 from review.scopes import ScopePolicy
 from review.second import DoubleReviewPolicy
@@ -49,7 +50,10 @@ def _wants_json(request: Request) -> bool:
 async def _review_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ReviewError)
     if _wants_json(request):
-        return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=exc.status_code)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
+        return JSONResponse(
+            {"detail": str(exc), "error": type(exc).__name__}, status_code=exc.status_code, headers=headers
+        )
     if isinstance(exc, NotAuthenticated):
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": "/login"})
@@ -72,6 +76,25 @@ async def _security_headers(
     return response
 
 
+def _session_key(settings: Settings, *, ephemeral: bool) -> str:
+    secret = settings.review.secret_key
+    if secret is not None:
+        check_secret_key(secret.get_secret_value())  # also when set after construction
+        return secret.get_secret_value()
+    if not ephemeral:
+        raise ValueError(
+            "review.secret_key is required (AUTOCLERK_REVIEW__SECRET_KEY, the same value for every "
+            f"review process); {SECRET_HELP}"
+        )
+    # Sessions then last as long as this process; say so without printing the key.
+    log.warning(
+        "review.secret_key not set: the demo signs sessions with a random key of this process; "
+        "logins end on restart and other processes cannot read them. Set AUTOCLERK_REVIEW__SECRET_KEY "
+        "to serve for real"
+    )
+    return secrets.token_urlsafe(48)
+
+
 def create_app(
     *,
     settings: Settings,
@@ -80,16 +103,13 @@ def create_app(
     lease_s: float = 900.0,
     clock: Callable[[], datetime] = utcnow,
     routing: RoutingPolicy | None = None,
+    ephemeral_secret: bool = False,
 ) -> FastAPI:
     """`routing`: the workers' routing policy (fitted thresholds), whose per-field
-    thresholds flag low confidence; without one, the configured default threshold."""
-    secret = settings.review.secret_key
-    if secret is None:
-        # Sessions then last as long as this process; say so without printing the key.
-        log.warning("review.secret_key not set: using a random key; sessions end on restart")
-        key = secrets.token_urlsafe(48)
-    else:
-        key = secret.get_secret_value()
+    thresholds flag low confidence; without one, the configured default threshold.
+    `ephemeral_secret`: only the embedded demo (`autoclerk run`) may start without
+    review.secret_key, on a random key of its own."""
+    key = _session_key(settings, ephemeral=ephemeral_secret)
 
     if routing is None:
         routing = RoutingPolicy(default_threshold=settings.routing.min_field_confidence)
@@ -101,6 +121,7 @@ def create_app(
             yield
         finally:
             await publisher.stop()
+            app.state.login.hashing.close()
 
     app = FastAPI(
         title="autoclerk review",
@@ -113,6 +134,7 @@ def create_app(
     templates.env.globals["csrf_token"] = csrf_token
     templates.env.filters["urlpart"] = url_part
     app.state.templates = templates
+    app.state.login = LoginPolicy.from_settings(settings.review)
     app.state.review = ReviewContext(
         sessions=async_sessionmaker(engine, expire_on_commit=False),
         publisher=publisher,
@@ -128,14 +150,15 @@ def create_app(
         SessionMiddleware,
         secret_key=key,
         session_cookie="autoclerk_review",
-        max_age=12 * 3600,
+        max_age=int(settings.review.session_hours * 3600),
         same_site="strict",
-        https_only=False,
+        https_only=settings.review.cookies_secure,
     )
     app.middleware("http")(_security_headers)
     app.add_exception_handler(ReviewError, _review_error)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(api_scopes.router)
+    app.include_router(admin.router)
     app.include_router(pages.router)
     return app

@@ -1,10 +1,12 @@
 """Who is asking: reviewers log in with a password (argon2id), machines send a token.
 
-Browser sessions live in a signed cookie (Starlette's SessionMiddleware, itsdangerous)
-that carries the username and a CSRF token; every state-changing request made with
-that cookie must echo the token. Token (Bearer) requests carry no ambient credential,
-so they need no CSRF token. The role is read from the database on every request so
-that deactivating a user takes effect at once.
+A browser login is a `review_sessions` row (review/sessions.py); the signed cookie
+(Starlette's SessionMiddleware, itsdangerous) carries only its random id and a CSRF
+token, and every state-changing request made with that cookie must echo the token.
+Token (Bearer) requests carry no ambient credential, so they need no CSRF token; a
+token counts until it is revoked or expires. User, session and token are read from
+the database on every request, so disabling a user or revoking takes effect at once.
+Password policy and hashing (off the event loop) are review/passwords.py.
 """
 
 from __future__ import annotations
@@ -14,27 +16,22 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, cast
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from infra.db.tables import ApiTokenRow, ReviewUserRow
 from review.errors import Forbidden, Invalid
+from review.passwords import MAX_PASSWORD, Hashing, check_password
 
 Role = Literal["reviewer", "lead", "admin"]
 ROLES: tuple[Role, ...] = ("reviewer", "lead", "admin")
 _RANK = {r: i for i, r in enumerate(ROLES)}
 _USERNAME = re.compile(r"^[a-zA-Z0-9_.@-]{2,64}$")
-MIN_PASSWORD = 12
-_hasher = PasswordHasher()
-# Verified against when the user does not exist, so a wrong username costs as much
-# time as a wrong password and does not reveal which usernames exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
@@ -58,15 +55,17 @@ def _principal(user: ReviewUserRow, *, via: Literal["session", "token"]) -> Prin
 def validate_credentials(*, username: str, password: str) -> None:
     if not _USERNAME.match(username):
         raise Invalid("username: 2-64 letters, digits or _ . @ -")
-    if len(password) < MIN_PASSWORD:
-        raise Invalid(f"password must have at least {MIN_PASSWORD} characters")
+    check_password(password, username=username)
 
 
-async def create_user(s: AsyncSession, *, username: str, password: str, role: Role) -> None:
+async def create_user(
+    s: AsyncSession, *, username: str, password: str, role: Role, hashing: Hashing | None = None
+) -> None:
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}")
     validate_credentials(username=username, password=password)
-    s.add(ReviewUserRow(username=username, password_hash=_hasher.hash(password), role=role))
+    password_hash = await (hashing or Hashing(threads=1)).hash(password)
+    s.add(ReviewUserRow(username=username, password_hash=password_hash, role=role))
     try:
         await s.commit()
     except IntegrityError as exc:
@@ -74,24 +73,32 @@ async def create_user(s: AsyncSession, *, username: str, password: str, role: Ro
         raise Invalid(f"user {username!r} exists") from exc
 
 
-async def authenticate(s: AsyncSession, *, username: str, password: str) -> Principal | None:
-    user = await s.get(ReviewUserRow, username) if _USERNAME.match(username) else None
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
+async def find_user(s: AsyncSession, *, username: str) -> ReviewUserRow | None:
+    return await s.get(ReviewUserRow, username) if _USERNAME.match(username) else None
+
+
+async def authenticate(user: ReviewUserRow | None, *, password: str, hashing: Hashing) -> Principal | None:
+    """`user` (from `find_user`, with no database session held while hashing waits) if
+    the password is theirs and they are active. No such user costs a verification too;
+    an over-long password is refused before any hashing."""
+    if len(password) > MAX_PASSWORD:
+        return None
+    if not await hashing.verify(user.password_hash if user else None, password):
         return None
     if user is None or not user.active:
         return None
-    if _hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = _hasher.hash(password)
-        await s.commit()
     return _principal(user, via="session")
 
 
-async def session_principal(s: AsyncSession, *, username: str) -> Principal | None:
+async def set_password_hash(s: AsyncSession, *, username: str, password_hash: str) -> None:
     user = await s.get(ReviewUserRow, username)
-    if user is None or not user.active:
-        return None
+    if user is None:
+        raise Invalid(f"no user {username!r}")
+    user.password_hash = password_hash
+    await s.commit()
+
+
+def session_user_principal(user: ReviewUserRow) -> Principal:
     return _principal(user, via="session")
 
 
@@ -99,22 +106,29 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(s: AsyncSession, *, username: str, name: str) -> str:
-    """A new token for `username`; the only time it is ever shown."""
+async def create_token(
+    s: AsyncSession, *, username: str, name: str, expires_at: datetime | None = None
+) -> str:
+    """A new token for `username`; the only time it is ever shown. `expires_at` None: no
+    expiry (callers pass the configured lifetime; the API and CLI always do)."""
     if await s.get(ReviewUserRow, username) is None:
         raise Invalid(f"no user {username!r}")
     token = "ac_" + secrets.token_urlsafe(32)
-    s.add(ApiTokenRow(token_hash=_token_hash(token), username=username, name=name))
+    s.add(ApiTokenRow(token_hash=_token_hash(token), username=username, name=name, expires_at=expires_at))
     await s.commit()
     return token
 
 
-async def token_principal(s: AsyncSession, *, token: str) -> Principal | None:
+async def token_principal(s: AsyncSession, *, token: str, now: datetime) -> Principal | None:
     row = (
         await s.execute(
             select(ReviewUserRow)
             .join(ApiTokenRow, col(ApiTokenRow.username) == col(ReviewUserRow.username))
-            .where(col(ApiTokenRow.token_hash) == _token_hash(token), col(ApiTokenRow.revoked_at).is_(None))
+            .where(
+                col(ApiTokenRow.token_hash) == _token_hash(token),
+                col(ApiTokenRow.revoked_at).is_(None),
+                or_(col(ApiTokenRow.expires_at).is_(None), col(ApiTokenRow.expires_at) > now),
+            )
         )
     ).scalar_one_or_none()
     if row is None or not row.active:

@@ -1,7 +1,7 @@
 """FastAPI dependencies of the review routes, as typed `Annotated` aliases.
 
 Routes (review/api.py, review/pages.py) declare what they need here (`Ctx`,
-`ReadSession`, `CurrentActor`, `Seen`, `Now`, `Templates`) and never import review/app.py,
+`ReadSession`, `CurrentActor`, `Seen`, `Now`, `Templates`, `Login`) and never import review/app.py,
 which only assembles the app and stores the `ReviewContext` and templates on its state.
 """
 
@@ -16,9 +16,10 @@ from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from review.auth import Principal, csrf_matches, new_csrf_token, session_principal, token_principal
+from review.auth import Principal, csrf_matches, new_csrf_token, token_principal
 from review.context import ReviewContext
 from review.errors import Forbidden, NotAuthenticated
+from review.login import LoginPolicy, session_actor
 from review.scopes import Visibility
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -32,8 +33,13 @@ def get_templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates  # type: ignore[no-any-return]
 
 
+def get_login_policy(request: Request) -> LoginPolicy:
+    return request.app.state.login  # type: ignore[no-any-return]
+
+
 Ctx = Annotated[ReviewContext, Depends(get_context)]
 Templates = Annotated[Jinja2Templates, Depends(get_templates)]
+Login = Annotated[LoginPolicy, Depends(get_login_policy)]
 
 
 async def read_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
@@ -67,14 +73,15 @@ def csrf_token(request: Request) -> str:
 
 
 async def current_actor(request: Request, ctx: Ctx) -> Principal:
-    """The caller, from a Bearer token or the session cookie; CSRF-checked for cookie writes."""
+    """The caller, from a Bearer token or the session cookie's server-side session;
+    CSRF-checked for cookie writes."""
     auth = request.headers.get("authorization", "")
     found: Principal | None = None
-    async with ctx.session() as s:
-        if auth.lower().startswith("bearer "):
-            found = await token_principal(s, token=auth[7:].strip())
-        elif request.session.get("u"):
-            found = await session_principal(s, username=str(request.session["u"]))
+    if auth.lower().startswith("bearer "):
+        async with ctx.session() as s:
+            found = await token_principal(s, token=auth[7:].strip(), now=ctx.clock())
+    elif request.session.get("sid"):
+        found = await session_actor(ctx=ctx, session_id=str(request.session["sid"]), now=ctx.clock())
     if found is None:
         raise NotAuthenticated("log in, or send an API token as 'Authorization: Bearer ...'")
     if request.method not in SAFE_METHODS and found.via == "session":

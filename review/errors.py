@@ -11,6 +11,7 @@
     │   ├── SameReviewer          you already answered this task; its next review is someone else's
     │   └── NeedsTwoReviewers     bulk approve refused: the task needs two reviewers (review/second.py)
     ├── Invalid               422: a well-formed request the domain refuses (bad field, mixed reasons)
+    ├── Throttled             429: too many login attempts (per account or address); `retry_after` seconds
     └── PublishFailed         503: retryable; the broker did not take review.completed, nothing recorded
 
 Each maps to one HTTP status in `review.app` and nowhere else.
@@ -61,6 +62,14 @@ class NeedsTwoReviewers(Conflict):
 
 class Invalid(ReviewError):
     status_code = 422
+
+
+class Throttled(ReviewError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, retry_after)
 
 
 class PublishFailed(ReviewError):

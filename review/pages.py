@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from review import handlers, queue, second
 from review.audit import document_audit
-from review.auth import authenticate, csrf_matches, new_csrf_token
+from review.auth import csrf_matches, new_csrf_token
 from review.commands import (
     BulkApproveTasks,
     ClaimTask,
@@ -24,8 +24,9 @@ from review.commands import (
     SubmitReview,
 )
 from review.dashboard import dashboard
-from review.deps import Ctx, CurrentActor, Now, ReadSession, Seen, Templates, csrf_token, url_part
-from review.errors import Forbidden, Invalid
+from review.deps import Ctx, CurrentActor, Login, Now, ReadSession, Seen, Templates, csrf_token, url_part
+from review.errors import Forbidden, Invalid, Throttled
+from review.login import log_in, log_out
 from review.pdf_pages import page_png
 from review.tasks import task_detail
 
@@ -55,23 +56,39 @@ async def login(
     request: Request,
     templates: Templates,
     ctx: Ctx,
+    policy: Login,
+    now: Now,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=1024)],
     csrf_token_: Annotated[str, Form(alias="csrf_token")] = "",
 ) -> Response:
     if not csrf_matches(request.session.get("csrf"), csrf_token_):
         raise Forbidden("CSRF token missing or wrong; reload the page")
-    async with ctx.session() as s:
-        who = await authenticate(s, username=username, password=password)
-    if who is None:
+    try:
+        done = await log_in(
+            ctx=ctx,
+            policy=policy,
+            username=username,
+            password=password,
+            address=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", ""),
+            now=now,
+        )
+    except Throttled as exc:
+        page = _render(templates, request, "login.html", status_code=429, error=str(exc))
+        page.headers["Retry-After"] = str(exc.retry_after)
+        return page
+    if done is None:
         return _render(templates, request, "login.html", status_code=401, error="wrong username or password")
     request.session.clear()
-    request.session.update({"u": who.username, "csrf": new_csrf_token()})
+    request.session.update({"sid": done.session_id, "csrf": new_csrf_token()})
     return RedirectResponse("/queue", status_code=303)
 
 
 @router.post("/logout")
-async def logout(request: Request, actor: CurrentActor) -> Response:
+async def logout(request: Request, actor: CurrentActor, ctx: Ctx, now: Now) -> Response:
+    if request.session.get("sid"):
+        await log_out(ctx=ctx, session_id=str(request.session["sid"]), now=now)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import secrets
 import socket
 import threading
 import time
@@ -157,7 +158,7 @@ def make_settings(
     tests/integration/test_review_scopes.py)."""
     s = Settings()
     s.review.reviewers_see_all = reviewers_see_all
-    s.review.secret_key = SecretStr("test-" + uuid.uuid4().hex)
+    s.review.secret_key = SecretStr(secrets.token_urlsafe(48))
     s.kafka.topic_prefix = prefix
     s.review.second_review_share = second_share
     s.review.second_review_amount = second_amount

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from infra.settings import Settings
+from infra.settings import SECRET_HELP, Settings
 
 review_app = typer.Typer(no_args_is_help=True, help="The reviewer web UI and HTTP API.")
 console = Console(stderr=True)
@@ -30,6 +30,12 @@ def serve(
     settings = Settings()
     if settings.kafka.bootstrap is None:
         console.print("[red]no broker: set AUTOCLERK_KAFKA__BOOTSTRAP (review.completed must go somewhere)")
+        raise typer.Exit(2)
+    if settings.review.secret_key is None:
+        console.print(
+            "[red]no session secret: set AUTOCLERK_REVIEW__SECRET_KEY, the same value for every review "
+            f"process; {SECRET_HELP}"
+        )
         raise typer.Exit(2)
     migrate(settings.db.url)
     app = create_app(

@@ -287,6 +287,24 @@ class ApiTokenRow(SQLModel, table=True):
     name: str
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
+    expires_at: datetime | None = Field(default=None, description="None: tokens made before expiry existed")
+
+
+class ReviewSessionRow(SQLModel, table=True):
+    """A browser login, server side: the signed cookie carries only the session's random
+    id, and only a SHA-256 of it is kept here, so logging out, an admin's revoke or
+    disabling the user ends it at once, and a copy of this table logs nobody in."""
+
+    __tablename__ = "review_sessions"
+
+    id: str = Field(primary_key=True, max_length=64, description="SHA-256 hex of the 256-bit session id")
+    username: str = Field(index=True, foreign_key="review_users.username", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_seen_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    user_agent: str = Field(default="", max_length=200)
+    address: str = Field(default="", max_length=64, description="client address at login")
 
 
 class ReviewScopeRow(SQLModel, table=True):
