@@ -29,6 +29,7 @@ from review import api, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates
 from review.errors import NotAuthenticated, ReviewError
+from review.pdf_pages import PageRenderer, RenderLimits
 from review.publish import Publisher
 from review.second import DoubleReviewPolicy
 from schemas.messages import Topics
@@ -120,6 +121,12 @@ def create_app(
         clock=clock,
         policy=DoubleReviewPolicy.from_settings(settings.review),
         write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
+        pages=PageRenderer(
+            limits=RenderLimits(
+                max_pages=settings.limits.max_pdf_pages, max_pixels=settings.review.max_page_pixels
+            ),
+            concurrency=settings.review.render_concurrency,
+        ),
     )
     app.add_middleware(
         SessionMiddleware,

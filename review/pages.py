@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -195,8 +195,10 @@ async def bulk_approve(
 
 
 @router.get("/documents/{document_id}/pages/{page}.png")
-async def document_page(actor: CurrentActor, s: ReadSession, document_id: str, page: int) -> Response:
-    png = await page_png(s, document_id=document_id, page=page)
+async def document_page(
+    actor: CurrentActor, ctx: Ctx, s: ReadSession, document_id: str, page: Annotated[int, Path(ge=0, le=9999)]
+) -> Response:
+    png = await page_png(s, document_id=document_id, page=page, renderer=ctx.pages)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
