@@ -111,6 +111,9 @@ class ReviewSettings(BaseModel):
         description="pixels of one rendered PDF page image; a larger page is rendered at a smaller scale",
     )
     render_concurrency: int = Field(default=2, ge=1, le=64, description="PDF pages rendered at once")
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="request bodies larger than this are refused (413) unread"
+    )
     second_review_share: float = Field(
         default=0.1, ge=0, le=1, description="share of tasks, chosen by task-id hash, that need two reviewers"
     )

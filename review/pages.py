@@ -26,6 +26,7 @@ from review.commands import (
 from review.dashboard import dashboard
 from review.deps import Ctx, CurrentActor, Now, ReadSession, Templates, csrf_token
 from review.errors import Forbidden, Invalid
+from review.notes import note_text
 from review.pdf_pages import page_png
 from review.tasks import task_detail
 
@@ -89,21 +90,22 @@ async def queue_page(
     s: ReadSession,
     now: Now,
     f: Annotated[queue.QueueFilter, Query()],
-    note: str = "",
+    note: Annotated[str, Query(max_length=40, description="a code of review/notes.py")] = "",
 ) -> HTMLResponse:
     rows = await queue.list_tasks(s, f=f, now=now)
     if request.headers.get("hx-request"):
         return _render(templates, request, "_queue_rows.html", rows=rows, actor=actor, now=now)
     facets = await queue.queue_facets(s)
     return _render(
-        templates, request, "queue.html", rows=rows, f=f, facets=facets, actor=actor, now=now, note=note
-    )
+        templates, request, "queue.html", rows=rows, f=f, facets=facets, actor=actor, now=now,
+        note=note_text(note),
+    )  # fmt: skip
 
 
 @router.post("/next")
 async def next_task(request: Request, actor: CurrentActor, ctx: Ctx, now: Now) -> Response:
     task_id = await handlers.lease_next(LeaseNextTask(actor=actor, at=now), ctx=ctx)
-    return _go(request, f"/tasks/{task_id}" if task_id else "/queue?note=queue+empty")
+    return _go(request, f"/tasks/{task_id}" if task_id else "/queue?note=queue-empty")
 
 
 @router.get("/tasks/{task_id}")
