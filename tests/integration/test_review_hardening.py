@@ -6,7 +6,7 @@ over the limit refused unread, API writes authenticated before their body is rea
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from typing import Any
 
 import pytest
@@ -41,7 +41,7 @@ class Asgi:
     def __init__(self, chunks: list[bytes]) -> None:
         self.chunks = list(chunks)
         self.pulled = 0
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[MutableMapping[str, Any]] = []
 
     async def receive(self) -> dict[str, Any]:
         if not self.chunks:
@@ -50,7 +50,7 @@ class Asgi:
         self.pulled += len(chunk)
         return {"type": "http.request", "body": chunk, "more_body": bool(self.chunks)}
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: MutableMapping[str, Any]) -> None:
         self.sent.append(message)
 
     async def run(self, app: FastAPI, method: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
