@@ -11,6 +11,7 @@ from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 
 from agents.routing import route as route_policy
+from agents.selectors import unverified_selectors
 from agents.state import WorkflowContext, WorkflowState
 from schemas.document import Document
 from schemas.events import DocumentDecided, ReviewCompleted
@@ -62,12 +63,14 @@ def amount_of(extraction: Extraction) -> float | None:
 
 async def route(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     extraction = Extraction.model_validate(state["extraction"])
+    policy = runtime.context.routing
     decision = route_policy(
-        policy=runtime.context.routing,
+        policy=policy,
         extraction=extraction,
         triage=TriageResult.model_validate(state["triage"]),
         rules=RuleResult.model_validate(state["rules"]),
         amount=amount_of(extraction),
+        unverified=unverified_selectors(document=_document(state), extraction=extraction, policy=policy),
     )
     # The text is stored with the document row; the checkpoint only needs verdicts.
     return {"route": decision.model_dump(mode="json"), "document": None}

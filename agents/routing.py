@@ -12,6 +12,7 @@ cannot instruct routing.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -81,9 +82,12 @@ def route(
     triage: TriageResult,
     rules: RuleResult,
     amount: float | None,
+    unverified: Sequence[RuleReason] = (),
 ) -> RouteDecision:
-    """approve only when every signal agrees; a reject needs trustworthy fields."""
-    reasons: list[RuleReason] = []
+    """approve only when every signal agrees; a reject needs trustworthy fields.
+    `unverified`: reasons the rule set itself is in doubt (agents/selectors.py); any
+    one sends the document to review, whatever the rules said."""
+    reasons: list[RuleReason] = list(unverified)
     if triage.failure:
         reasons.append(RuleReason(code="triage_failed", message=triage.failure, rule="routing"))
     if extraction.failure:

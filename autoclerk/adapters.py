@@ -62,10 +62,10 @@ def document_limits(settings: Settings) -> DocumentLimits:
 
 
 def pdf_parser(settings: Settings) -> PdfParser:
-    max_pages = settings.limits.max_pdf_pages
+    max_pages, max_area = settings.limits.max_pdf_pages, settings.limits.max_pdf_page_area
 
     def parse(data: bytes) -> tuple[list[Line], list[PageSize]]:
-        return parse_pdf(data=data, max_pages=max_pages)
+        return parse_pdf(data=data, max_pages=max_pages, max_page_area=max_area)
 
     return parse
 

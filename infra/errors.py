@@ -13,7 +13,7 @@ error's message as the reason, or send it to human review).
         ├── LlmRequestRejected   the LLM server refused the request itself (400, 401,
         │                        404, 422: bad key, unknown model, unsupported schema)
         ├── PdfUnreadable        bytes are not a readable PDF with a text layer
-        │                        (`reason`: not_pdf, encrypted, no_text, too_many_pages)
+        │                        (`reason`: not_pdf, encrypted, no_text, too_many_pages, page_too_large)
         ├── BrokerError          the embedded tansu broker cannot start or is not running
         │   ├── BrokerNotReadyError  it started but exited or never answered a metadata request
         │   └── BrokerStorageError   its durable storage (the local S3 folder server) did not start
@@ -41,7 +41,7 @@ class PermanentInfraError(InfraError):
     """A failure that repeating the call cannot fix."""
 
 
-PdfProblem = Literal["not_pdf", "encrypted", "no_text", "too_many_pages"]
+PdfProblem = Literal["not_pdf", "encrypted", "no_text", "too_many_pages", "page_too_large"]
 
 
 class PdfUnreadable(PermanentInfraError):

@@ -29,12 +29,20 @@ from schemas.fields import ClaimType, DocumentKind
 _ROW_TOLERANCE = 3.0
 
 
-def parse_pdf(*, data: bytes, max_pages: int = 50) -> tuple[list[Line], list[PageSize]]:
+# A0 is 2384 x 3370 points (8.0 million square points); the shipped invoices are A4/Letter.
+MAX_PAGE_AREA = 10_000_000.0
+
+
+def parse_pdf(
+    *, data: bytes, max_pages: int = 50, max_page_area: float = MAX_PAGE_AREA
+) -> tuple[list[Line], list[PageSize]]:
     """Text rows of every page, in reading order (top to bottom per page).
 
     Raises `PdfUnreadable` for bytes that are not a PDF (or are damaged beyond what
     pdfminer tolerates), encrypted PDFs that need a password, PDFs longer than
-    `max_pages`, and PDFs without any extractable text.
+    `max_pages`, pages larger than `max_page_area` square points (a few hundred bytes
+    can declare a page that takes gigabytes to render: refused before any line is
+    read), and PDFs without any extractable text.
     """
     if b"%PDF-" not in data[:1024]:
         # The spec lets the header sit anywhere in the first 1024 bytes. Checking it
@@ -47,6 +55,7 @@ def parse_pdf(*, data: bytes, max_pages: int = 50) -> tuple[list[Line], list[Pag
             lines: list[Line] = []
             sizes: list[PageSize] = []
             for index, page in enumerate(pdf.pages):
+                _check_area(page, index, max_page_area)
                 sizes.append(PageSize(width=float(page.width), height=float(page.height)))
                 lines.extend(_page_lines(page, index))
     except PdfUnreadable:
@@ -66,10 +75,11 @@ def document_from_pdf(
     claim_type: ClaimType | None = None,
     metadata: dict[str, str] | None = None,
     max_pages: int = 50,
+    max_page_area: float = MAX_PAGE_AREA,
 ) -> Document:
     """A `Document` from PDF bytes; the id defaults to the content hash so the same
     file always gets the same id (duplicate detection, idempotent stages)."""
-    lines, pages = parse_pdf(data=data, max_pages=max_pages)
+    lines, pages = parse_pdf(data=data, max_pages=max_pages, max_page_area=max_page_area)
     return Document(
         document_id=document_id or content_hash(data),
         kind=kind,
@@ -78,6 +88,15 @@ def document_from_pdf(
         pages=pages,
         metadata={"source_format": "pdf", **(metadata or {})},
     )
+
+
+def _check_area(page: Any, index: int, max_area: float) -> None:
+    width, height = abs(float(page.width)), abs(float(page.height))
+    if width * height > max_area:
+        raise PdfUnreadable(
+            "page_too_large",
+            f"page {index + 1} is {width:.0f} x {height:.0f} pt, over {max_area:.0f} square points",
+        )
 
 
 def _page_lines(page: Any, index: int) -> list[Line]:

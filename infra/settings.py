@@ -51,7 +51,13 @@ class LimitSettings(BaseModel):
     max_text_chars: int = Field(default=300_000, ge=1000, description="characters of text")
     max_lines: int = Field(default=2_000, ge=10, description="text, OCR or PDF lines")
     max_line_chars: int = Field(default=10_000, ge=100, description="characters in one line")
-    max_pdf_pages: int = Field(default=50, ge=1, description="pages of a PDF")
+    max_pdf_pages: int = Field(default=50, ge=1, description="pages of a PDF (at ingest and when rendered)")
+    max_pdf_page_area: float = Field(
+        default=10_000_000.0,
+        ge=1_000_000.0,
+        description="square points of one PDF page (A0 is 8.0 million); larger pages are refused at "
+        "ingest (dead letter page_too_large) and shrunk to review.max_page_pixels when rendered",
+    )
 
 
 class DbSettings(BaseModel):
@@ -139,6 +145,16 @@ class ReviewSettings(BaseModel):
     login_window_s: float = Field(default=300.0, gt=0, description="the login throttle's sliding window")
     hash_threads: int = Field(
         default=2, ge=1, le=64, description="argon2 hashes computed at once (in threads, off the event loop)"
+    )
+    max_page_pixels: int = Field(
+        default=4_000_000,
+        ge=100_000,
+        le=50_000_000,
+        description="pixels of one rendered PDF page image; a larger page is rendered at a smaller scale",
+    )
+    render_concurrency: int = Field(default=2, ge=1, le=64, description="PDF pages rendered at once")
+    max_body_bytes: int = Field(
+        default=1_000_000, ge=1024, description="request bodies larger than this are refused (413) unread"
     )
     second_review_share: float = Field(
         default=0.1, ge=0, le=1, description="share of tasks, chosen by task-id hash, that need two reviewers"

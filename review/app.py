@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -25,11 +26,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from agents.routing import RoutingPolicy
 from infra.settings import SECRET_HELP, Settings, check_secret_key
-from review import admin, api, api_scopes, pages
+from review import admin, api, api_scopes, docs, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates, url_part
-from review.errors import NotAuthenticated, ReviewError, Throttled
+from review.errors import Invalid, NotAuthenticated, ReviewError, Throttled
+from review.http_errors import install_openapi, problems_of, summary, validation_error
+from review.http_guard import RequestGuard
 from review.login import LoginPolicy
+from review.pdf_pages import PageRenderer, RenderLimits
 from review.publish import Publisher
 from review.scopes import ScopePolicy
 from review.second import DoubleReviewPolicy
@@ -62,6 +66,14 @@ async def _review_error(request: Request, exc: Exception) -> Response:
     return get_templates(request).TemplateResponse(
         request, name, {"error": exc, "kind": type(exc).__name__}, status_code=exc.status_code
     )
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    """Malformed input: a trimmed `ApiError` for /api, the error page for pages."""
+    assert isinstance(exc, RequestValidationError)
+    if _wants_json(request):
+        return validation_error(exc)
+    return await _review_error(request, Invalid(summary(problems_of(exc))))
 
 
 async def _security_headers(
@@ -126,8 +138,8 @@ def create_app(
     app = FastAPI(
         title="autoclerk review",
         lifespan=lifespan,
-        docs_url="/api/docs",
-        openapi_url="/api/openapi.json",
+        docs_url=None,  # served from local files by review/docs.py: the CSP blocks FastAPI's CDN page
+        openapi_url=docs.OPENAPI_URL,
         redoc_url=None,
     )
     templates = Jinja2Templates(directory=HERE / "templates")
@@ -145,7 +157,15 @@ def create_app(
         policy=DoubleReviewPolicy.from_settings(settings.review),
         scopes=ScopePolicy(reviewers_see_all=settings.review.reviewers_see_all),
         write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
+        pages=PageRenderer(
+            limits=RenderLimits(
+                max_pages=settings.limits.max_pdf_pages, max_pixels=settings.review.max_page_pixels
+            ),
+            concurrency=settings.review.render_concurrency,
+        ),
     )
+    # Inside the session middleware (it authenticates API writes before reading them).
+    app.add_middleware(RequestGuard, max_body_bytes=settings.review.max_body_bytes)
     app.add_middleware(
         SessionMiddleware,
         secret_key=key,
@@ -156,9 +176,12 @@ def create_app(
     )
     app.middleware("http")(_security_headers)
     app.add_exception_handler(ReviewError, _review_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(api.router)
     app.include_router(api_scopes.router)
     app.include_router(admin.router)
+    app.include_router(docs.router)
     app.include_router(pages.router)
+    install_openapi(app)
     return app

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from review.pdf_pages import PageRenderer
 from review.publish import Publisher
 from review.scopes import ScopePolicy
 from review.second import DoubleReviewPolicy
@@ -41,6 +42,8 @@ class ReviewContext:
     # SQLite allows one writer; in-process serialisation turns its "database is locked"
     # under concurrent requests into a short wait. PostgreSQL needs none.
     write_lock: asyncio.Lock | None = field(default=None)
+    pages: PageRenderer = field(default_factory=PageRenderer)
+    """Renders PDF pages with the app's limits, a few at a time (review/pdf_pages.py)."""
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[None]:

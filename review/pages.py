@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request, Response
+from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
@@ -27,6 +27,7 @@ from review.dashboard import dashboard
 from review.deps import Ctx, CurrentActor, Login, Now, ReadSession, Seen, Templates, csrf_token, url_part
 from review.errors import Forbidden, Invalid, Throttled
 from review.login import log_in, log_out
+from review.notes import note_text
 from review.pdf_pages import page_png
 from review.tasks import task_detail
 
@@ -107,21 +108,22 @@ async def queue_page(
     s: ReadSession,
     now: Now,
     f: Annotated[queue.QueueFilter, Query()],
-    note: str = "",
+    note: str = "",  # a code of review/notes.py; any other text shows nothing
 ) -> HTMLResponse:
     rows = await queue.list_tasks(s, f=f, now=now, seen=seen)
     if request.headers.get("hx-request"):
         return _render(templates, request, "_queue_rows.html", rows=rows, actor=actor, now=now)
     facets = await queue.queue_facets(s, seen=seen)
     return _render(
-        templates, request, "queue.html", rows=rows, f=f, facets=facets, actor=actor, now=now, note=note
-    )
+        templates, request, "queue.html", rows=rows, f=f, facets=facets, actor=actor, now=now,
+        note=note_text(note),
+    )  # fmt: skip
 
 
 @router.post("/next")
 async def next_task(request: Request, actor: CurrentActor, ctx: Ctx, now: Now) -> Response:
     task_id = await handlers.lease_next(LeaseNextTask(actor=actor, at=now), ctx=ctx)
-    return _go(request, f"/tasks/{url_part(task_id)}" if task_id else "/queue?note=queue+empty")
+    return _go(request, f"/tasks/{url_part(task_id)}" if task_id else "/queue?note=queue-empty")
 
 
 @router.get("/tasks/{task_id}")
@@ -215,9 +217,14 @@ async def bulk_approve(
 
 @router.get("/documents/{document_id}/pages/{page}.png")
 async def document_page(
-    actor: CurrentActor, seen: Seen, s: ReadSession, document_id: str, page: int
+    actor: CurrentActor,
+    seen: Seen,
+    ctx: Ctx,
+    s: ReadSession,
+    document_id: str,
+    page: Annotated[int, Path(ge=0, le=9999)],
 ) -> Response:
-    png = await page_png(s, document_id=document_id, page=page, seen=seen)
+    png = await page_png(s, document_id=document_id, page=page, seen=seen, renderer=ctx.pages)
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 

@@ -35,13 +35,13 @@ class QueueFilter(BaseModel):
     kind: str | None = None
     reason: str | None = None
     min_priority: int | None = Field(default=None, ge=0, le=100)
-    min_age_hours: float | None = Field(default=None, ge=0)
+    min_age_hours: float | None = Field(default=None, ge=0, le=1_000_000, allow_inf_nan=False)
     assignee: str | None = Field(default=None, description="a username, or '-' for unassigned")
     stage: Literal["first", "second", "reconcile"] | None = Field(
         default=None, description="first answer, awaiting a second reviewer, or awaiting a lead"
     )
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=1_000_000)  # beyond, SQLite's and PostgreSQL's integers overflow
 
 
 class TaskSummary(BaseModel):

@@ -113,3 +113,6 @@ CODE_FIELDS = fields_shaped("codes")
 # The amount that sizes a document, one per kind, in kind order.
 SIZING_FIELDS: tuple[str, ...] = tuple(f.name for kind in KINDS for f in CATALOGUE[kind] if f.sizes)
 SHAPES: Mapping[str, Shape] = {f.name: f.shape for kind in KINDS for f in CATALOGUE[kind]}
+# The field whose value picks the rule set, per kind, when upstream does not say: a
+# claim's type. Routing requires it confident and printed (agents/selectors.py).
+SELECTORS: Mapping[str, str] = {kind: f.name for kind in KINDS for f in CATALOGUE[kind] if f.variant}

@@ -5,6 +5,8 @@ extractor, gold labels and rules use, and we check it against the document:
 - a value no normaliser accepts becomes None with confidence 0 (never guessed);
 - a value not printed in the document as whole words (grounding fails) keeps at most half its
   confidence, which is below every default routing threshold, so it goes to review;
+  the claim type is no exception: it picks the rule set (`schemas.catalogue.SELECTORS`),
+  so it counts as grounded only when printed or when upstream declared the same value;
 - the evidence (`source`) is found by us in the document, not claimed by the model.
 """
 
@@ -18,8 +20,6 @@ from schemas.document import Document
 from schemas.fields import ExtractedField, FieldSource
 from schemas.values import normalize
 
-# Fields whose values are categories, not text to be found on the page.
-UNGROUNDED_BY_DESIGN = frozenset({"claim_type"})
 UNGROUNDED_FACTOR = 0.5
 _NOISE = re.compile(r"[\s,]+")
 _WORD = re.compile(r"\w+")
@@ -35,6 +35,12 @@ def _words(text: str) -> str:
     whole words ("0" is not printed in "2024") while punctuation, spacing and line
     breaks do not matter. Conservative: "RM 12.50" is not found in "RM12.50"."""
     return " " + " ".join(_WORD.findall(text.casefold())) + " "
+
+
+def printed(value: str, text: str) -> bool:
+    """Whether `value` is printed in `text` as whole words (see `_words`)."""
+    wanted = _words(value)
+    return wanted.strip() != "" and wanted in _words(text)
 
 
 @dataclass
@@ -65,7 +71,7 @@ def build_fields(
             report.invalid.append(name)
             fields[name] = ExtractedField(value=None, raw=raw, confidence=0.0)
             continue
-        grounded = name in UNGROUNDED_BY_DESIGN or _words(raw) in page_words
+        grounded = _words(raw) in page_words or _declared(document, name, value)
         if not grounded:
             report.ungrounded.append(name)
             confidence *= UNGROUNDED_FACTOR
@@ -73,6 +79,11 @@ def build_fields(
             value=value, raw=raw, confidence=min(1.0, max(0.0, confidence)), source=locate(document, raw)
         )
     return fields, report
+
+
+def _declared(document: Document, name: str, value: str) -> bool:
+    """Upstream said so: the claim type the sender declared needs no printed evidence."""
+    return name == "claim_type" and value == document.claim_type
 
 
 def locate(document: Document, raw: str) -> FieldSource | None:
