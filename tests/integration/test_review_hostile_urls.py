@@ -107,10 +107,12 @@ async def test_hostile_ids_in_urls_answer_404(sqlite_url: str) -> None:
             "x" * 5000,
             "%25",
         ]:
+            # NUL is refused as invalid input (422) by the request guard before routing.
+            expected = {422} if raw == "%00" else {404}
             for path in (f"/api/tasks/{raw}", f"/api/documents/{raw}/audit", f"/tasks/{raw}"):
                 r = await lead.get(path)
-                assert r.status_code == 404, (path, r.status_code)
+                assert r.status_code in expected, (path, r.status_code)
             r = await lead.get(f"/documents/{raw}/pages/0.png")
-            assert r.status_code == 404, raw
+            assert r.status_code in expected, raw
             r = await lead.post(f"/api/tasks/{raw}/claim", headers={"X-CSRF-Token": csrf})
-            assert r.status_code == 404, raw
+            assert r.status_code in expected, raw
