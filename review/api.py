@@ -47,6 +47,7 @@ class SubmitResponse(BaseModel):
     )
     event_id: str | None = Field(description="the review.completed event; None until the answer is final")
     corrections: list[dict[str, Any]]
+    reject_kind: str | None = None
 
 
 class Reassign(BaseModel):
@@ -137,6 +138,7 @@ async def complete(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: 
         stage=done.stage,
         event_id=row.event_id if row else None,
         corrections=row.corrections if row else [],
+        reject_kind=row.reject_kind if row else None,
     )
 
 

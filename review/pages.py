@@ -172,9 +172,12 @@ async def complete(
             outcome=str(form.get("outcome") or ""),
             reason=str(form.get("reason") or ""),
             fields=edits,  # type: ignore[arg-type]
+            reject_kind=str(form.get("reject_kind") or "") or None,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        raise Invalid("outcome must be approve, reject or request_info") from exc
+        raise Invalid(
+            "outcome must be approve, reject or request_info; a reject's kind business or fields"
+        ) from exc
     done = await handlers.submit(
         SubmitReview.answering(answer, task_id=task_id, actor=actor, at=now), ctx=ctx
     )
