@@ -167,14 +167,18 @@ async def test_rejected_documents_export_only_what_the_reviewer_checked(
         }
         for _ in docs:
             task_id = (await c.post("/api/tasks/next", headers=headers)).json()["task_id"]
-            document_id = (await c.get(f"/api/tasks/{task_id}", headers=headers)).json()["task"]["document_id"]
+            document_id = (await c.get(f"/api/tasks/{task_id}", headers=headers)).json()["task"][
+                "document_id"
+            ]
             body = {"outcome": "reject", "reason": "no", **answers[document_id]}
             unsaid = await c.post(
                 f"/api/tasks/{task_id}/complete", json={"outcome": "reject", "reason": "no"}, headers=headers
             )
             assert unsaid.status_code == 422 and "reject_kind" in unsaid.json()["detail"]
             done = await c.post(f"/api/tasks/{task_id}/complete", json=body, headers=headers)
-            assert done.status_code == 202 and done.json()["reject_kind"] == answers[document_id]["reject_kind"]
+            assert (
+                done.status_code == 202 and done.json()["reject_kind"] == answers[document_id]["reject_kind"]
+            )
     assert sorted(p["payload"]["reject_kind"] for p in payloads(pub)) == ["business", "fields"]
     for offset, (_, _, raw) in enumerate(pub.sent):
         meta = MessageMeta(topic=TOPICS.review_completed, partition=0, offset=offset)
