@@ -28,6 +28,7 @@ from review.commands import (
 )
 from review.dashboard import Dashboard, dashboard
 from review.deps import Ctx, CurrentActor, Now, ReadSession
+from review.documents import DocumentStatus, document_status
 from review.errors import Invalid
 from review.tasks import TaskDetail, task_detail
 
@@ -84,6 +85,15 @@ async def list_tasks(
     actor: CurrentActor, s: ReadSession, now: Now, f: Annotated[queue.QueueFilter, Query()]
 ) -> Any:
     return await queue.list_tasks(s, f=f, now=now)
+
+
+@router.get("/queue/counts", response_model=queue.QueueCounts)
+async def queue_counts(
+    actor: CurrentActor, s: ReadSession, now: Now, f: Annotated[queue.QueueFilter, Query()]
+) -> Any:
+    """How many tasks the filter matches; per kind, reason and stage, how many would
+    match with only that choice changed."""
+    return await queue.queue_counts(s, f=f, now=now)
 
 
 @router.post("/tasks/next", response_model=Leased, responses={204: {"description": "queue empty"}})
@@ -146,6 +156,13 @@ async def complete(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: 
 async def bulk_approve(actor: CurrentActor, ctx: Ctx, now: Now, body: BulkApprove) -> dict[str, str]:
     cmd = BulkApproveTasks(task_ids=tuple(body.task_ids), actor=actor, reason=body.reason, at=now)
     return await handlers.bulk_approve(cmd, ctx=ctx)
+
+
+@router.get("/documents/{document_id}", response_model=DocumentStatus)
+async def get_document(actor: CurrentActor, s: ReadSession, document_id: str) -> Any:
+    """Where any document stands: decided (straight through or after review), in
+    review, dead-lettered or still processing."""
+    return await document_status(s, document_id=document_id, actor=actor)
 
 
 @router.get("/documents/{document_id}/audit", response_model=DocumentAudit)

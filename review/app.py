@@ -32,6 +32,7 @@ from review.errors import NotAuthenticated, ReviewError
 from review.publish import Publisher
 from review.second import DoubleReviewPolicy
 from schemas.messages import Topics
+from schemas.reasons import reason_label
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -110,6 +111,7 @@ def create_app(
     )
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["csrf_token"] = csrf_token
+    templates.env.filters["reason_label"] = reason_label
     app.state.templates = templates
     app.state.review = ReviewContext(
         sessions=async_sessionmaker(engine, expire_on_commit=False),

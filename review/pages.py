@@ -5,6 +5,7 @@ text reaches templates only through autoescaping."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -25,9 +26,11 @@ from review.commands import (
 )
 from review.dashboard import dashboard
 from review.deps import Ctx, CurrentActor, Now, ReadSession, Templates, csrf_token
+from review.documents import document_status
 from review.errors import Forbidden, Invalid
 from review.pdf_pages import page_png
 from review.tasks import task_detail
+from review.trace_view import rule_trace
 
 router = APIRouter(include_in_schema=False)
 
@@ -81,6 +84,16 @@ async def home() -> Response:
     return RedirectResponse("/queue", status_code=303)
 
 
+def _queue_filter(request: Request) -> queue.QueueFilter:
+    """The filter form's fields; a bad one is an HTML error, never FastAPI's JSON 422."""
+    params = {k: v for k, v in request.query_params.items() if k in queue.QueueFilter.model_fields}
+    try:
+        return queue.QueueFilter.model_validate(params)
+    except ValidationError as exc:
+        wrong = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise Invalid(f"filter not understood ({wrong})") from exc
+
+
 @router.get("/queue")
 async def queue_page(
     request: Request,
@@ -88,16 +101,16 @@ async def queue_page(
     templates: Templates,
     s: ReadSession,
     now: Now,
-    f: Annotated[queue.QueueFilter, Query()],
     note: str = "",
 ) -> HTMLResponse:
+    f = _queue_filter(request)
     rows = await queue.list_tasks(s, f=f, now=now)
+    counts = await queue.queue_counts(s, f=f, now=now)
+    view: dict[str, Any] = {"rows": rows, "f": f, "counts": counts, "actor": actor, "now": now}
     if request.headers.get("hx-request"):
-        return _render(templates, request, "_queue_rows.html", rows=rows, actor=actor, now=now)
+        return _render(templates, request, "_queue_results.html", **view)
     facets = await queue.queue_facets(s)
-    return _render(
-        templates, request, "queue.html", rows=rows, f=f, facets=facets, actor=actor, now=now, note=note
-    )
+    return _render(templates, request, "queue.html", facets=facets, note=note, **view)
 
 
 @router.post("/next")
@@ -125,6 +138,7 @@ async def task_page(
         request,
         "task.html",
         view=view,
+        trace=rule_trace(view.rules["trace"] if view.rules else None),
         audit=audit,
         actor=actor,
         mine=mine,
@@ -209,6 +223,21 @@ async def dashboard_page(
 ) -> HTMLResponse:
     board = await dashboard(s, now=now)
     return _render(templates, request, "dashboard.html", board=board, actor=actor)
+
+
+@router.get("/documents")
+async def document_lookup(actor: CurrentActor, document_id: Annotated[str, Query()] = "") -> Response:
+    """The queue page's look-up form: on to the document's status page."""
+    found = document_id.strip()
+    return RedirectResponse(f"/documents/{quote(found, safe='')}" if found else "/queue", status_code=303)
+
+
+@router.get("/documents/{document_id}")
+async def document_status_page(
+    request: Request, actor: CurrentActor, templates: Templates, s: ReadSession, document_id: str
+) -> HTMLResponse:
+    status = await document_status(s, document_id=document_id, actor=actor)
+    return _render(templates, request, "document.html", status=status, actor=actor)
 
 
 @router.get("/documents/{document_id}/audit")
