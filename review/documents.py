@@ -88,7 +88,9 @@ async def document_status(s: AsyncSession, *, document_id: str, actor: Principal
     doc = await s.get(DocumentRow, document_id)
     dead = await _dead_letters(s, document_id)
     if doc is None and not dead:
-        raise NotFound(f"no document {document_id}")
+        raise NotFound(
+            f"no document {document_id} (input refused before its id was read is only a dead letter)"
+        )
     status = DocumentStatus(
         document_id=document_id,
         state="processing",
