@@ -1,11 +1,15 @@
 """Reviewed documents → labelled training data.
 
-A person who completes a review has looked at every field of the document: the
-fields they changed are corrections, the ones they left alone are confirmations. So
-a reviewed document's gold is the model's extraction with the corrections applied,
-over every field of its kind. Straight-through documents are never exported: no
-person checked them, and training on the model's own unchecked output would teach
-it its mistakes.
+Gold is only what a person checked. A reviewer who approves, or rejects the business
+case (`reject_kind` business: the fields are right, the claim or invoice is refused),
+has vouched for every field the page showed: the fields they changed are corrections,
+the ones they left alone confirmations, so gold is the model's extraction with the
+corrections applied, over every field of the kind. A reject because the data is wrong
+or unreadable (`reject_kind` fields), a reject from before the kind was asked, and a
+request for information vouch only for what the reviewer typed: gold then holds the
+corrected fields and nothing else (a field left out is unknown, not absent).
+Straight-through documents are never exported: no person checked them, and training
+on the model's own unchecked output would teach it its mistakes.
 
 `labelled_from_review` is the one place that rule lives; the export here and the
 simulated reviewers of `bench.feedback_loop` both call it. The split is the declared
@@ -62,13 +66,23 @@ def reviewed_value(*, field: str, typed: str | None) -> str | None:
     return normalize(field, text) or text
 
 
+def vouches_for_all_fields(*, outcome: str, reject_kind: str | None) -> bool:
+    """Whether the answer confirms the fields the reviewer left alone: an approve, or a
+    reject of the business case. A reject for wrong data (or of unknown kind) and a
+    request for information confirm nothing but the corrections."""
+    return outcome == "approve" or (outcome == "reject" and reject_kind == "business")
+
+
 def labelled_from_review(*, reviewed: ReviewedDocument) -> LabelledDocument:
-    """The reviewed document with gold = extraction, corrections applied, for every field."""
+    """The reviewed document with gold = the fields a person checked: extraction with
+    corrections applied for every field, or only the corrected fields (see the module)."""
     doc, extraction = reviewed.document, reviewed.extraction
     if extraction.kind != doc.kind:
         raise ExportError(f"{doc.document_id}: a {doc.kind} with a {extraction.kind} extraction")
     names = [*field_names(doc.kind), *(n for n in extraction.fields if n not in field_names(doc.kind))]
-    gold: dict[str, str | None] = {name: extraction.value(name) for name in names}
+    gold: dict[str, str | None] = {}
+    if vouches_for_all_fields(outcome=reviewed.outcome, reject_kind=reviewed.reject_kind):
+        gold = {name: extraction.value(name) for name in names}
     for c in reviewed.corrections:
         gold[c.field] = reviewed_value(field=c.field, typed=c.new_value)
     provenance = Provenance(
@@ -79,6 +93,7 @@ def labelled_from_review(*, reviewed: ReviewedDocument) -> LabelledDocument:
         outcome=reviewed.outcome,
         model_version=extraction.model_version,
         corrected=sorted({c.field for c in reviewed.corrections}),
+        reject_kind=reviewed.reject_kind if reviewed.outcome == "reject" else None,
     )
     # The triage risk model's label: did the person have to change anything? A review
     # that approved the fields as extracted was not needed; a correction or a reject was.

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 
-from infra.db.tables import CorrectionRow, DocumentRow, ExtractionRow, ReviewTaskRow
+from infra.db.tables import CorrectionRow, DocumentRow, ExtractionRow, ReviewSubmissionRow, ReviewTaskRow
 from schemas.document import Document, Line, PageSize
 from schemas.events import FieldCorrection
 from schemas.feedback import ReviewedDocument
@@ -98,6 +98,14 @@ class SqlReviewedSource:
                     await s.execute(select(ExtractionRow).where(col(ExtractionRow.document_id).in_(ids)))
                 ).scalars()
             }
+            # The review service's record of the answer: what kind of reject it was. A task
+            # answered by other means (an event published by hand) has none.
+            kinds = await s.execute(
+                select(col(ReviewSubmissionRow.task_id), col(ReviewSubmissionRow.reject_kind)).where(
+                    col(ReviewSubmissionRow.task_id).in_([t.task_id for t in tasks])
+                )
+            )
+            reject_kind = {task_id: kind for task_id, kind in kinds.all()}
             q = select(CorrectionRow).where(col(CorrectionRow.task_id).in_([t.task_id for t in tasks]))
             corrections: dict[str, list[FieldCorrection]] = {}
             for c in (await s.execute(q.order_by(col(CorrectionRow.id)))).scalars():
@@ -123,6 +131,7 @@ class SqlReviewedSource:
                     task_id=t.task_id,
                     reviewer=t.reviewer or "",
                     outcome=t.outcome or "",
+                    reject_kind=reject_kind.get(t.task_id),
                     reviewed_at=completed.replace(tzinfo=UTC)
                     if completed and not completed.tzinfo
                     else completed,

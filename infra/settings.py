@@ -191,10 +191,10 @@ class RoutingSettings(BaseModel):
     # What the decision graphs compare with (`schemas.limits.RuleLimits`, the `limits`
     # of every rules input): set here, never in a graph.
     rule_high_risk: float = Field(
-        default=0.8, ge=0, le=1, description="triage risk at or above this adds the HIGH_RISK rule reason"
+        default=0.8, ge=0, le=1, description="triage risk at or above this adds the high_risk rule reason"
     )
     rule_confidence_floor: float = Field(
-        default=0.5, ge=0, le=1, description="a mandatory field read below this adds LOW_CONFIDENCE"
+        default=0.5, ge=0, le=1, description="a mandatory field read below this adds low_confidence"
     )
 
 

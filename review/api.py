@@ -28,7 +28,9 @@ from review.commands import (
 )
 from review.dashboard import Dashboard, dashboard
 from review.deps import Ctx, CurrentActor, Login, Now, ReadSession, Seen
+from review.documents import DocumentStatus, document_status
 from review.errors import Invalid
+from review.scopes import check_document
 from review.tasks import TaskDetail, task_detail
 
 router = APIRouter(prefix="/api", tags=["review"])
@@ -47,6 +49,7 @@ class SubmitResponse(BaseModel):
     )
     event_id: str | None = Field(description="the review.completed event; None until the answer is final")
     corrections: list[dict[str, Any]]
+    reject_kind: str | None = None
 
 
 class Reassign(BaseModel):
@@ -84,6 +87,15 @@ async def list_tasks(
     actor: CurrentActor, seen: Seen, s: ReadSession, now: Now, f: Annotated[queue.QueueFilter, Query()]
 ) -> Any:
     return await queue.list_tasks(s, f=f, now=now, seen=seen)
+
+
+@router.get("/queue/counts", response_model=queue.QueueCounts)
+async def queue_counts(
+    actor: CurrentActor, seen: Seen, s: ReadSession, now: Now, f: Annotated[queue.QueueFilter, Query()]
+) -> Any:
+    """How many tasks the filter matches; per kind, reason and stage, how many would
+    match with only that choice changed."""
+    return await queue.queue_counts(s, f=f, now=now, seen=seen)
 
 
 @router.post("/tasks/next", response_model=Leased, responses={204: {"description": "queue empty"}})
@@ -138,6 +150,7 @@ async def complete(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: 
         stage=done.stage,
         event_id=row.event_id if row else None,
         corrections=row.corrections if row else [],
+        reject_kind=row.reject_kind if row else None,
     )
 
 
@@ -145,6 +158,15 @@ async def complete(actor: CurrentActor, ctx: Ctx, now: Now, task_id: str, body: 
 async def bulk_approve(actor: CurrentActor, ctx: Ctx, now: Now, body: BulkApprove) -> dict[str, str]:
     cmd = BulkApproveTasks(task_ids=tuple(body.task_ids), actor=actor, reason=body.reason, at=now)
     return await handlers.bulk_approve(cmd, ctx=ctx)
+
+
+@router.get("/documents/{document_id}", response_model=DocumentStatus)
+async def get_document(actor: CurrentActor, seen: Seen, s: ReadSession, document_id: str) -> Any:
+    """Where any document stands: decided (straight through or after review), in
+    review, dead-lettered or still processing. Reviewers see the documents of tasks in
+    their scopes; leads and admins any."""
+    await check_document(s, document_id=document_id, seen=seen)
+    return await document_status(s, document_id=document_id, actor=actor)
 
 
 @router.get("/documents/{document_id}/audit", response_model=DocumentAudit)

@@ -38,6 +38,7 @@ from review.publish import Publisher
 from review.scopes import ScopePolicy
 from review.second import DoubleReviewPolicy
 from schemas.messages import Topics
+from schemas.reasons import reason_label
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -145,6 +146,7 @@ def create_app(
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["csrf_token"] = csrf_token
     templates.env.filters["urlpart"] = url_part
+    templates.env.filters["reason_label"] = reason_label
     app.state.templates = templates
     app.state.login = LoginPolicy.from_settings(settings.review)
     app.state.review = ReviewContext(

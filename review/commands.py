@@ -15,7 +15,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from review.auth import Principal
-from schemas.verdicts import FinalOutcome
+from schemas.verdicts import FinalOutcome, RejectKind
 
 
 class ReviewAnswer(BaseModel):
@@ -26,6 +26,11 @@ class ReviewAnswer(BaseModel):
     fields: dict[str, str | None] = Field(
         default_factory=dict,
         description="field name → value the reviewer saw fit; unchanged ones are ignored",
+    )
+    reject_kind: RejectKind | None = Field(
+        default=None,
+        description="required to reject: business (fields checked and right, the case is refused; "
+        "they become training data) or fields (data wrong or unreadable; only corrected fields do)",
     )
 
 
@@ -83,6 +88,7 @@ class SubmitReview:
     fields: Mapping[str, str | None] = field(default_factory=dict)
     at: datetime
     bulk: bool = False
+    reject_kind: RejectKind | None = None
 
     @classmethod
     def answering(cls, answer: ReviewAnswer, *, task_id: str, actor: Principal, at: datetime) -> SubmitReview:
@@ -93,6 +99,7 @@ class SubmitReview:
             reason=answer.reason,
             fields=dict(answer.fields),
             at=at,
+            reject_kind=answer.reject_kind if answer.outcome == "reject" else None,
         )
 
 

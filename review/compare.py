@@ -23,6 +23,7 @@ class Answer(BaseModel):
     reviewer: str
     outcome: str
     reason: str
+    reject_kind: str | None = None
 
 
 class ReviewState(BaseModel):
@@ -55,11 +56,16 @@ async def review_state(
         )
         for n in names
     ]
-    answers = [Answer(round=o.round, reviewer=o.reviewer, outcome=o.outcome, reason=o.reason) for o in done]
+    answers = [
+        Answer(
+            round=o.round, reviewer=o.reviewer, outcome=o.outcome, reason=o.reason, reject_kind=o.reject_kind
+        )
+        for o in done
+    ]
     return ReviewState(
         stage=stage,
         rounds=len(done),
         answers=answers,
         fields=rows,
-        outcomes_differ=pair[0].outcome != pair[1].outcome,
+        outcomes_differ=(pair[0].outcome, pair[0].reject_kind) != (pair[1].outcome, pair[1].reject_kind),
     )

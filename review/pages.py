@@ -5,6 +5,7 @@ text reaches templates only through autoescaping."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -25,11 +26,14 @@ from review.commands import (
 )
 from review.dashboard import dashboard
 from review.deps import Ctx, CurrentActor, Login, Now, ReadSession, Seen, Templates, csrf_token, url_part
+from review.documents import document_status
 from review.errors import Forbidden, Invalid, Throttled
 from review.login import log_in, log_out
 from review.notes import note_text
 from review.pdf_pages import page_png
+from review.scopes import check_document
 from review.tasks import task_detail
+from review.trace_view import rule_trace
 
 router = APIRouter(include_in_schema=False)
 
@@ -99,6 +103,16 @@ async def home() -> Response:
     return RedirectResponse("/queue", status_code=303)
 
 
+def _queue_filter(request: Request) -> queue.QueueFilter:
+    """The filter form's fields; a bad one is an HTML error, never FastAPI's JSON 422."""
+    params = {k: v for k, v in request.query_params.items() if k in queue.QueueFilter.model_fields}
+    try:
+        return queue.QueueFilter.model_validate(params)
+    except ValidationError as exc:
+        wrong = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise Invalid(f"filter not understood ({wrong})") from exc
+
+
 @router.get("/queue")
 async def queue_page(
     request: Request,
@@ -107,17 +121,16 @@ async def queue_page(
     templates: Templates,
     s: ReadSession,
     now: Now,
-    f: Annotated[queue.QueueFilter, Query()],
     note: str = "",  # a code of review/notes.py; any other text shows nothing
 ) -> HTMLResponse:
+    f = _queue_filter(request)
     rows = await queue.list_tasks(s, f=f, now=now, seen=seen)
+    counts = await queue.queue_counts(s, f=f, now=now, seen=seen)
+    view: dict[str, Any] = {"rows": rows, "f": f, "counts": counts, "actor": actor, "now": now}
     if request.headers.get("hx-request"):
-        return _render(templates, request, "_queue_rows.html", rows=rows, actor=actor, now=now)
+        return _render(templates, request, "_queue_results.html", **view)
     facets = await queue.queue_facets(s, seen=seen)
-    return _render(
-        templates, request, "queue.html", rows=rows, f=f, facets=facets, actor=actor, now=now,
-        note=note_text(note),
-    )  # fmt: skip
+    return _render(templates, request, "queue.html", facets=facets, note=note_text(note), **view)
 
 
 @router.post("/next")
@@ -146,6 +159,7 @@ async def task_page(
         request,
         "task.html",
         view=view,
+        trace=rule_trace(view.rules["trace"] if view.rules else None),
         audit=audit,
         actor=actor,
         mine=mine,
@@ -193,9 +207,12 @@ async def complete(
             outcome=str(form.get("outcome") or ""),
             reason=str(form.get("reason") or ""),
             fields=edits,  # type: ignore[arg-type]
+            reject_kind=str(form.get("reject_kind") or "") or None,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        raise Invalid("outcome must be approve, reject or request_info") from exc
+        raise Invalid(
+            "outcome must be approve, reject or request_info; a reject's kind business or fields"
+        ) from exc
     done = await handlers.submit(
         SubmitReview.answering(answer, task_id=task_id, actor=actor, at=now), ctx=ctx
     )
@@ -234,6 +251,22 @@ async def dashboard_page(
 ) -> HTMLResponse:
     board = await dashboard(s, now=now, seen=seen)
     return _render(templates, request, "dashboard.html", board=board, actor=actor)
+
+
+@router.get("/documents")
+async def document_lookup(actor: CurrentActor, document_id: Annotated[str, Query()] = "") -> Response:
+    """The queue page's look-up form: on to the document's status page."""
+    found = document_id.strip()
+    return RedirectResponse(f"/documents/{quote(found, safe='')}" if found else "/queue", status_code=303)
+
+
+@router.get("/documents/{document_id}")
+async def document_status_page(
+    request: Request, actor: CurrentActor, seen: Seen, templates: Templates, s: ReadSession, document_id: str
+) -> HTMLResponse:
+    await check_document(s, document_id=document_id, seen=seen)
+    status = await document_status(s, document_id=document_id, actor=actor)
+    return _render(templates, request, "document.html", status=status, actor=actor)
 
 
 @router.get("/documents/{document_id}/audit")

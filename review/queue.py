@@ -15,33 +15,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select, update
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from infra.db.tables import ReviewEventRow, ReviewSubmissionRow, ReviewTaskRow, ReviewUserRow
+from infra.db.tables import ExtractionRow, ReviewEventRow, ReviewSubmissionRow, ReviewTaskRow, ReviewUserRow
 from review.auth import Principal
 from review.errors import Invalid, NotLeased, TaskClosed
+from review.queue_filter import QueueFilter as QueueFilter  # the queue's parameters, re-exported
+from review.queue_filter import amount_text, conditions, ordering, vendor_text
 from review.scopes import ScopePolicy, Visibility, sees_task, visible_task
-from review.second import check_assignee, check_eligible, eligible, rounds_column, stage_filter, stage_of
+from review.second import check_assignee, check_eligible, eligible, rounds_column, stage_of
 
 T = ReviewTaskRow
-
-
-class QueueFilter(BaseModel):
-    kind: str | None = None
-    reason: str | None = None
-    min_priority: int | None = Field(default=None, ge=0, le=100)
-    min_age_hours: float | None = Field(default=None, ge=0, le=1_000_000, allow_inf_nan=False)
-    assignee: str | None = Field(default=None, description="a username, or '-' for unassigned")
-    stage: Literal["first", "second", "reconcile"] | None = Field(
-        default=None, description="first answer, awaiting a second reviewer, or awaiting a lead"
-    )
-    limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0, le=1_000_000)  # beyond, SQLite's and PostgreSQL's integers overflow
 
 
 class TaskSummary(BaseModel):
@@ -56,6 +45,18 @@ class TaskSummary(BaseModel):
     assignee: str | None
     lease_expires_at: datetime | None
     stage: str = "first"
+    vendor: str | None = None
+    amount: str | None = None
+
+
+class QueueCounts(BaseModel):
+    """How many tasks the filter matches, and per kind, reason and stage how many would
+    match with that one choice changed (the other filters kept)."""
+
+    matching: int
+    kinds: dict[str, int]
+    reasons: dict[str, int]
+    stages: dict[str, int]
 
 
 def _unsubmitted() -> ColumnElement[bool]:
@@ -79,29 +80,51 @@ def _in_queue() -> ColumnElement[bool]:
     return and_(col(T.status) == "open", _unsubmitted())
 
 
+def _listed(q: Select[Any], *, f: QueueFilter, now: datetime, seen: Visibility) -> Select[Any]:
+    """The queue under a filter, within the caller's scopes: the one place every listing
+    and count starts from."""
+    q = q.outerjoin(ExtractionRow, col(ExtractionRow.document_id) == col(T.document_id))
+    return q.where(_in_queue(), seen.tasks(), *conditions(f, now=now, free=_free(now)))
+
+
 async def list_tasks(
     s: AsyncSession, *, f: QueueFilter, now: datetime, seen: Visibility
 ) -> list[TaskSummary]:
-    q = select(T, rounds_column()).where(_in_queue(), seen.tasks())
-    if f.stage:
-        q = q.where(stage_filter(f.stage))
-    if f.kind:
-        q = q.where(col(T.kind) == f.kind)
-    if f.reason:
-        q = q.where(col(T.primary_reason) == f.reason)
-    if f.min_priority is not None:
-        q = q.where(col(T.priority) >= f.min_priority)
-    if f.min_age_hours is not None:
-        q = q.where(col(T.created_at) <= now - timedelta(hours=f.min_age_hours))
-    if f.assignee == "-":
-        q = q.where(_free(now))
-    elif f.assignee:
-        q = q.where(col(T.assignee) == f.assignee, col(T.lease_expires_at) >= now)
-    q = q.order_by(*_most_urgent_first(now)).limit(f.limit).offset(f.offset)
+    q = _listed(select(T, rounds_column(), vendor_text(), amount_text()), f=f, now=now, seen=seen)
+    dialect = s.get_bind().dialect.name
+    q = q.order_by(*ordering(f, urgency=_most_urgent_first(now), dialect=dialect))
     return [
-        TaskSummary.model_validate(r, from_attributes=True).model_copy(update={"stage": stage_of(n)})
-        for r, n in (await s.execute(q)).all()
+        TaskSummary.model_validate(r, from_attributes=True).model_copy(
+            update={"stage": stage_of(n), "vendor": vendor, "amount": amount}
+        )
+        for r, n, vendor, amount in (await s.execute(q.limit(f.limit).offset(f.offset))).all()
     ]
+
+
+async def _count(s: AsyncSession, *, f: QueueFilter, now: datetime, seen: Visibility) -> int:
+    q = _listed(select(func.count()).select_from(T), f=f, now=now, seen=seen)
+    return int((await s.execute(q)).scalar_one())
+
+
+async def _count_by(
+    s: AsyncSession, column: Any, *, f: QueueFilter, now: datetime, seen: Visibility
+) -> dict[str, int]:
+    q = _listed(select(column, func.count()).select_from(T), f=f, now=now, seen=seen).group_by(column)
+    return {str(value): int(n) for value, n in (await s.execute(q)).all()}
+
+
+async def queue_counts(s: AsyncSession, *, f: QueueFilter, now: datetime, seen: Visibility) -> QueueCounts:
+    stages = {}
+    for stage in ("first", "second", "reconcile"):
+        stages[stage] = await _count(
+            s, f=f.without("stage").model_copy(update={"stage": stage}), now=now, seen=seen
+        )
+    return QueueCounts(
+        matching=await _count(s, f=f, now=now, seen=seen),
+        kinds=await _count_by(s, col(T.kind), f=f.without("kind"), now=now, seen=seen),
+        reasons=await _count_by(s, col(T.primary_reason), f=f.without("reason"), now=now, seen=seen),
+        stages=stages,
+    )
 
 
 async def queue_facets(s: AsyncSession, *, seen: Visibility) -> dict[str, list[str]]:

@@ -146,6 +146,7 @@ class Verdict:
     outcome: str = ""
     reason: str = ""
     corrections: list[Any] = field(default_factory=list)
+    reject_kind: str | None = None
 
     @property
     def final(self) -> bool:
@@ -179,11 +180,18 @@ async def judge(
     extracted: Mapping[str, str | None],
     policy: DoubleReviewPolicy,
     bulk: bool = False,
+    reject_kind: str | None = None,
 ) -> Verdict:
-    """Record one answer in the task's transaction and say whether to publish it."""
+    """Record one answer in the task's transaction and say whether to publish it. Two
+    rejects agree only when they also agree on what was wrong (`reject_kind`)."""
     done = await opinions(s, task.task_id)
     mine = Verdict(
-        stage="final", reviewer=actor.username, outcome=outcome, reason=reason, corrections=corrections
+        stage="final",
+        reviewer=actor.username,
+        outcome=outcome,
+        reason=reason,
+        corrections=corrections,
+        reject_kind=reject_kind,
     )
     if not done:
         corrected = {**extracted, **corrected_values(corrections)}
@@ -201,7 +209,7 @@ async def judge(
     if len(done) == 1:
         first = done[0]
         differ = differing_fields(first.corrections, corrections)
-        if first.outcome == outcome and not differ:
+        if first.outcome == outcome and first.reject_kind == reject_kind and not differ:
             reasons = dict.fromkeys(r for r in (first.reason, reason) if r)
             return Verdict(
                 stage="final",
@@ -209,8 +217,10 @@ async def judge(
                 outcome=outcome,
                 reason=" / ".join(reasons),
                 corrections=corrections,
+                reject_kind=reject_kind,
             )
-        detail = {"round": 2, "outcomes_differ": first.outcome != outcome, "fields": differ}
+        outcomes_differ = (first.outcome, first.reject_kind) != (outcome, reject_kind)
+        detail = {"round": 2, "outcomes_differ": outcomes_differ, "fields": differ}
         return await _hold(s, task=task, actor=actor, stage="reconcile", detail=detail)
     return mine  # round 3: the lead's answer (check_eligible required the role)
 
@@ -226,6 +236,7 @@ async def _record(s: AsyncSession, *, task: ReviewTaskRow, answer: Verdict, roun
             outcome=answer.outcome,
             reason=answer.reason,
             corrections=[c.model_dump(mode="json") for c in answer.corrections],
+            reject_kind=answer.reject_kind,
         )
     )
     try:

@@ -39,6 +39,11 @@ async def submit_answer(s: AsyncSession, cmd: SubmitReview, *, ctx: ReviewContex
     """Judge and, when final, publish one answer, all in one transaction on `s`."""
     if cmd.outcome != "approve" and not cmd.reason.strip():
         raise Invalid(f"{cmd.outcome} needs a reason")
+    if cmd.outcome == "reject" and cmd.reject_kind is None:
+        raise Invalid(
+            "a reject must say what was wrong: reject_kind 'business' (fields checked and right, "
+            "the case is refused) or 'fields' (the data is wrong or unreadable)"
+        )
     async with s.begin():
         # Before reading the task: the worker's LLM retry takes the same row lock.
         await lock_task(s, task_id=cmd.task_id)
@@ -57,6 +62,7 @@ async def submit_answer(s: AsyncSession, cmd: SubmitReview, *, ctx: ReviewContex
             extracted={f.name: f.value for f in view.fields},
             policy=ctx.policy,
             bulk=cmd.bulk,
+            reject_kind=cmd.reject_kind if cmd.outcome == "reject" else None,
         )
         if not verdict.final:
             return SubmitResult(task_id=cmd.task_id, stage=verdict.stage, row=None)
@@ -81,6 +87,7 @@ async def _publish(
         outcome=cmd.outcome,
         reason=verdict.reason,
         corrections=verdict.corrections,
+        reject_kind=verdict.reject_kind if cmd.outcome == "reject" else None,
     )
     envelope = Envelope[ReviewCompleted](
         type="review.completed",
@@ -112,6 +119,7 @@ def _recorded(
         outcome=cmd.outcome,
         reason=payload.reason,
         corrections=[c.model_dump(mode="json") for c in payload.corrections],
+        reject_kind=payload.reject_kind,
         event_id=event_id,
     )
     s.add(row)
@@ -123,6 +131,7 @@ def _recorded(
             action="submitted",
             detail={
                 "outcome": cmd.outcome,
+                **({"reject_kind": payload.reject_kind} if payload.reject_kind else {}),
                 "reviewer": payload.reviewer,
                 "event_id": event_id,
                 "fields": [c.field for c in payload.corrections],

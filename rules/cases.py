@@ -5,7 +5,7 @@ Format::
     {"cases": [
         {"name": "receipt without total",
          "input": {... engine input, see rules/context.py ...},
-         "expect": [{"code": "MISSING_TOTAL", "severity": "review"}]}
+         "expect": [{"code": "missing_total", "severity": "review"}]}
     ]}
 
 `expect` lists every reason the graph must produce (order ignored); an empty list

@@ -242,7 +242,7 @@ class ZenRulesEvaluator:
                 # A broken rule must not approve anything: send the document to a person.
                 reasons.append(
                     RuleReason(
-                        code="RULES_ERROR",
+                        code="rules_error",
                         message=f"Decision graph {name} failed: {response.get('error')}",
                         severity="review",
                         rule=name,

@@ -13,6 +13,9 @@ Findings:
   duplicate row (it would report the same finding twice).
 - `overlap`: under first-hit, two non-default rows that can both match (each column
   equal or empty on one side) where neither shadows the other: order decides silently.
+- `unknown_code`: an output column named `code` emits a literal that is not in the reason
+  vocabulary (`schemas.reasons.REASONS`), e.g. a code in another case or a typo
+  (`lint_codes`; `lint_graphs` runs it beside the table checks).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from rules.evaluator import graph_files
+from schemas.reasons import is_known
 
-Problem = Literal["no_default", "unreachable", "overlap"]
+Problem = Literal["no_default", "unreachable", "overlap", "unknown_code"]
 _SPACE = re.compile(r"\s+")
+_LITERAL = re.compile(r"^\s*'([^']*)'\s*$|^\s*\"([^\"]*)\"\s*$")
 
 
 @dataclass(frozen=True)
@@ -89,6 +94,28 @@ def lint_graph(path: Path) -> list[LintFinding]:
     return findings
 
 
+def lint_codes(path: Path) -> list[LintFinding]:
+    """Reason codes a graph's tables emit that the vocabulary does not declare. A code
+    cell that is not a plain string literal (computed) cannot be checked here."""
+    graph = json.loads(path.read_text(encoding="utf-8"))
+    findings: list[LintFinding] = []
+    for node in graph.get("nodes", []):
+        if node.get("type") != "decisionTableNode":
+            continue
+        content = node["content"]
+        columns = [o["id"] for o in content.get("outputs", []) if o.get("field") == "code"]
+        for i, rule in enumerate(content.get("rules", [])):
+            for column in columns:
+                literal = _LITERAL.match(str(rule.get(column) or ""))
+                code = literal and (literal.group(1) or literal.group(2))
+                if code and not is_known(code):
+                    detail = f"row {i} emits {code!r}, not a code of schemas/reasons.py"
+                    findings.append(
+                        LintFinding(path.stem, node.get("name") or node["id"], "unknown_code", (i,), detail)
+                    )
+    return findings
+
+
 def lint_graphs(graphs_dir: Path) -> list[LintFinding]:
     """Every finding for every graph in a folder; an empty list means clean."""
-    return [f for path in graph_files(graphs_dir) for f in lint_graph(path)]
+    return [f for path in graph_files(graphs_dir) for f in (*lint_graph(path), *lint_codes(path))]

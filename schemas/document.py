@@ -81,6 +81,9 @@ class Provenance(BaseModel):
     outcome: str | None = Field(default=None, description="the reviewer's decision: approve/reject")
     model_version: str | None = Field(default=None, description="the extractor whose output was reviewed")
     corrected: list[str] = Field(default_factory=list, description="fields the reviewer changed")
+    reject_kind: str | None = Field(
+        default=None, description="on a reject: business (fields gold) or fields (only corrections gold)"
+    )
 
 
 class LabelledDocument(Document):

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from schemas.document import Line, PageSize
 from schemas.fields import ClaimType, DocumentKind, Extraction
 from schemas.ids import DocumentId, QueueName
-from schemas.verdicts import FinalOutcome, Outcome, RuleReason, RuleResult, TriageResult
+from schemas.verdicts import FinalOutcome, Outcome, RejectKind, RuleReason, RuleResult, TriageResult
 
 SUPPORTED_SCHEMA_VERSIONS: frozenset[int] = frozenset({1})
 
@@ -137,6 +137,11 @@ class ReviewCompleted(BaseModel):
     outcome: FinalOutcome
     reason: str = ""
     corrections: list[FieldCorrection] = Field(default_factory=list)
+    reject_kind: RejectKind | None = Field(
+        default=None,
+        description="on a reject: business (fields checked and right, case refused) or fields "
+        "(data wrong or unreadable); None otherwise, and on events from before it existed",
+    )
 
 
 class CorrectionRecorded(BaseModel):

@@ -18,7 +18,8 @@ from schemas.fields import Extraction
 
 class ReviewedDocument(BaseModel):
     """A completed review: the document as stored, what the model extracted, and what
-    the reviewer changed. Fields the reviewer did not change were seen and confirmed."""
+    the reviewer changed. Which unchanged fields count as confirmed depends on the
+    outcome (feedback/export.py, `checked_fields`)."""
 
     document: Document
     extraction: Extraction
@@ -27,3 +28,6 @@ class ReviewedDocument(BaseModel):
     reviewer: str
     outcome: str
     reviewed_at: datetime | None = None
+    reject_kind: str | None = Field(
+        default=None, description="on a reject: business | fields; None when not given (older answers)"
+    )

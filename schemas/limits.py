@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class RuleLimits:
-    # common_quality: triage risk at or above this adds HIGH_RISK. Routing already sends
+    # common_quality: triage risk at or above this adds high_risk. Routing already sends
     # anything above the policy's `max_risk` to review; this names the worst cases.
     high_risk: float = 0.8
-    # common_quality: a mandatory field read below this adds LOW_CONFIDENCE, whatever
+    # common_quality: a mandatory field read below this adds low_confidence, whatever
     # the fitted per-field thresholds say (they gate automation; this is a floor).
     confidence_floor: float = 0.5
 

@@ -8,6 +8,10 @@ from pydantic import BaseModel, Field
 
 Outcome = Literal["approve", "reject", "review"]
 FinalOutcome = Literal["approve", "reject", "request_info"]
+# Why a reviewer rejected: `business` = the fields were checked and are right, the case
+# is refused (they are gold); `fields` = the data is wrong or unreadable (only the
+# fields the reviewer corrected are gold). See feedback/export.py.
+RejectKind = Literal["business", "fields"]
 
 
 class TriageResult(BaseModel):

@@ -71,8 +71,17 @@ def train_local_extractor(*, documents: Sequence[LabelledDocument], out_dir: Pat
                 shape = shape_of(name)
                 if shape not in shared:
                     shared[shape] = [prepare(shape, d, lay) for d, lay in zip(docs, layouts, strict=True)]
+                # A field missing from a document's gold was not checked (a reviewed
+                # document keeps only what the reviewer vouched for): it teaches nothing
+                # about that field, whereas a None there means "absent".
+                keep = [i for i, d in enumerate(docs) if name in d.gold]
                 models[kind][name] = train_field(
-                    name=name, shape=shape, documents=docs, seed=seed, prepared=shared[shape], layouts=layouts
+                    name=name,
+                    shape=shape,
+                    documents=[docs[i] for i in keep],
+                    seed=seed,
+                    prepared=[shared[shape][i] for i in keep],
+                    layouts=[layouts[i] for i in keep],
                 )
     data_hash = _data_hash(documents)
     version = f"local-v{FEATURE_VERSION}-{data_hash[:12]}-s{seed}"

@@ -339,6 +339,7 @@ class ReviewSubmissionRow(SQLModel, table=True):
     outcome: str
     reason: str = ""
     corrections: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    reject_kind: str | None = Field(default=None, description="business | fields, on a reject")
     event_id: str = Field(unique=True)
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
@@ -391,4 +392,5 @@ class ReviewOpinionRow(SQLModel, table=True):
     outcome: str
     reason: str = ""
     corrections: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    reject_kind: str | None = Field(default=None, description="business | fields, on a reject")
     created_at: datetime = Field(default_factory=utcnow, index=True)

@@ -138,3 +138,57 @@ async def test_completed_review_exports_with_corrections_applied(
         assert result.exit_code == 0, result.output
         assert [d.document_id for d in load_labelled_jsonl(cli_out)] == ["doc-review"]
         assert "wrote 1 reviewed document(s)" in result.output
+
+
+async def test_rejected_documents_export_only_what_the_reviewer_checked(
+    database: Database, db: tuple[str, str | None], tmp_path: Path
+) -> None:
+    """Regression (issue 11, item 8): a reject exported the model's fields as gold. Now a
+    reject must say its kind; one for wrong data exports only the corrected fields, one
+    of the business case (fields checked and right) every field."""
+    url, schema = db
+    service = _service(database)
+    docs = {
+        "doc-bad-data": ["vendor_name: ACME?", "issue_date: 2024-01-02", "total: 12.50"],
+        "doc-refused": ["vendor_name: Shady?", "issue_date: 2024-02-03", "total: 99.00"],
+    }
+    for offset, (doc_id, texts) in enumerate(docs.items()):
+        meta = MessageMeta(topic=TOPICS.received, partition=0, offset=offset)
+        emitted = await service.on_received(raw=_received(doc_id, texts), meta=meta)
+        await service.mark_emitted(outbox_ids=[o.outbox_id for o in emitted if o.outbox_id])
+
+    pub = RecordingPublisher()
+    async with review_app(url, schema, publisher=pub) as (app, _), client(app) as c:
+        csrf = await login(c, "ana")
+        headers = {"X-CSRF-Token": csrf}
+        answers = {
+            "doc-bad-data": {"reject_kind": "fields", "fields": {"total": "21.50"}},
+            "doc-refused": {"reject_kind": "business"},
+        }
+        for _ in docs:
+            task_id = (await c.post("/api/tasks/next", headers=headers)).json()["task_id"]
+            document_id = (await c.get(f"/api/tasks/{task_id}", headers=headers)).json()["task"][
+                "document_id"
+            ]
+            body = {"outcome": "reject", "reason": "no", **answers[document_id]}
+            unsaid = await c.post(
+                f"/api/tasks/{task_id}/complete", json={"outcome": "reject", "reason": "no"}, headers=headers
+            )
+            assert unsaid.status_code == 422 and "reject_kind" in unsaid.json()["detail"]
+            done = await c.post(f"/api/tasks/{task_id}/complete", json=body, headers=headers)
+            assert (
+                done.status_code == 202 and done.json()["reject_kind"] == answers[document_id]["reject_kind"]
+            )
+    assert sorted(p["payload"]["reject_kind"] for p in payloads(pub)) == ["business", "fields"]
+    for offset, (_, _, raw) in enumerate(pub.sent):
+        meta = MessageMeta(topic=TOPICS.review_completed, partition=0, offset=offset)
+        await service.on_review_completed(raw=raw, meta=meta)
+
+    out = tmp_path / "rejects.jsonl"
+    summary = await export_reviews(source=SqlReviewedSource(engine=database.engine), out=out)
+    assert summary.documents == 2
+    exported = {d.document_id: d for d in load_labelled_jsonl(out)}
+    assert exported["doc-bad-data"].gold == {"total": "21.50"}  # only the field the reviewer fixed
+    refused = exported["doc-refused"].gold
+    assert refused["issue_date"] == "2024-02-03" and refused["total"] == "99.00"  # checked and right
+    assert {d.provenance.reject_kind for d in exported.values() if d.provenance} == {"fields", "business"}

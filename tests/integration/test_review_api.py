@@ -195,7 +195,7 @@ async def test_broker_failure_records_nothing_and_a_retry_succeeds(sqlite_url: s
         pub.fail = True
         down = await c.post(
             f"/api/tasks/{task_id}/complete",
-            json={"outcome": "reject", "reason": "fake"},
+            json={"outcome": "reject", "reason": "fake", "reject_kind": "business"},
             headers={"X-CSRF-Token": csrf},
         )
         assert down.status_code == 503
@@ -204,7 +204,7 @@ async def test_broker_failure_records_nothing_and_a_retry_succeeds(sqlite_url: s
         pub.fail = False
         ok = await c.post(
             f"/api/tasks/{task_id}/complete",
-            json={"outcome": "reject", "reason": "fake"},
+            json={"outcome": "reject", "reason": "fake", "reject_kind": "business"},
             headers={"X-CSRF-Token": csrf},
         )
         assert ok.status_code == 202

@@ -144,13 +144,20 @@ async def test_disagreement_goes_to_a_lead_who_publishes_once(db: tuple[str, str
         assert '<tr class="differs" data-field="total">' in page
         assert '<tr class="" data-field="vendor_name">' in page
         done = await _answer(
-            lee, cl, task_id, outcome="reject", reason="amount unclear", fields={"total": "16.00"}
+            lee,
+            cl,
+            task_id,
+            outcome="reject",
+            reason="amount unclear",
+            fields={"total": "16.00"},
+            reject_kind="fields",
         )
         assert done.status_code == 202 and done.json()["stage"] == "final"
         again = await _answer(lee, cl, task_id, outcome="approve")
         assert again.status_code == 409
     [event] = payloads(pub)
     assert event["payload"]["reviewer"] == "lee" and event["payload"]["outcome"] == "reject"
+    assert event["payload"]["reject_kind"] == "fields"
     assert [c["new_value"] for c in event["payload"]["corrections"]] == ["16.00"]
 
 
@@ -176,7 +183,7 @@ async def test_a_lead_who_reviewed_cannot_reconcile_but_an_admin_can(sqlite_url:
         form = await bob.post(
             f"/tasks/{task_id}/complete",
             headers={"HX-Request": "true", "X-CSRF-Token": cb},
-            data={"outcome": "reject", "reason": "looks forged"},
+            data={"outcome": "reject", "reason": "looks forged", "reject_kind": "business"},
         )
         assert form.status_code == 200 and 'data-stage="reconcile"' in form.text
         assert (await _next(lee, cl)).status_code == 204

@@ -124,8 +124,8 @@ def test_rules_read_the_catalogues_mandatory_fields(
     result = evaluator.evaluate(
         document=document, extraction=empty, triage=triage, reference=ReferenceFacts(), now=NOW
     )
-    missing = {r.code for r in result.reasons if r.code.startswith("MISSING_")}
-    assert missing == {f"MISSING_{n.upper()}" for n in catalogue.mandatory(kind, variant)}
+    missing = {r.code for r in result.reasons if r.code.startswith("missing_")}
+    assert missing == {f"missing_{n}" for n in catalogue.mandatory(kind, variant)}
 
 
 def test_the_rules_confidence_check_reads_the_kinds_mandatory_fields(evaluator: ZenRulesEvaluator) -> None:
@@ -196,9 +196,9 @@ def test_the_graphs_read_the_policys_limits() -> None:
         "now": NOW,
     }
     default = {r.code for r in ZenRulesEvaluator.load(GRAPHS).evaluate(**kw).reasons}  # type: ignore[arg-type]
-    assert {"HIGH_RISK", "LOW_CONFIDENCE"} <= default
+    assert {"high_risk", "low_confidence"} <= default
     loose = {r.code for r in ZenRulesEvaluator.load(GRAPHS, limits=limits).evaluate(**kw).reasons}  # type: ignore[arg-type]
-    assert not {"HIGH_RISK", "LOW_CONFIDENCE"} & loose
+    assert not {"high_risk", "low_confidence"} & loose
 
 
 def test_the_review_page_flags_low_confidence_with_the_policys_thresholds() -> None:

@@ -176,3 +176,31 @@ def test_gate_promotes_within_tolerance_and_refuses_worse_unless_forced() -> Non
     assert gate(candidate={"invoice": _report(0.1)}, current=None).promote
     # a kind the current model has no report for counts as 0: a new kind cannot be "worse"
     assert gate(candidate={"invoice": _report(0.8), "claim": _report(0.5)}, current=current).promote
+
+
+def _answered(outcome: str, reject_kind: str | None, *corrections: FieldCorrection) -> ReviewedDocument:
+    return _reviewed(*corrections).model_copy(update={"outcome": outcome, "reject_kind": reject_kind})
+
+
+def test_a_reject_for_wrong_data_exports_only_the_corrected_fields() -> None:
+    """Regression: a rejected document's unchecked fields were exported as gold."""
+    fix = FieldCorrection(field="total", old_value="10.00", new_value="12.50", old_confidence=0.4)
+    labelled = labelled_from_review(reviewed=_answered("reject", "fields", fix))
+    assert labelled.gold == {"total": "12.50"}  # vendor_name, issue_date: nobody vouched for them
+    assert labelled.provenance is not None and labelled.provenance.reject_kind == "fields"
+    assert labelled.metadata["needs_review"] == "true"
+    # nothing corrected: nothing is gold (the document still says a person had to step in)
+    assert labelled_from_review(reviewed=_answered("reject", "fields")).gold == {}
+
+
+def test_a_reject_of_the_business_case_confirms_every_field() -> None:
+    labelled = labelled_from_review(reviewed=_answered("reject", "business"))
+    assert set(labelled.gold) == set(field_names("invoice"))
+    assert labelled.gold["vendor_name"] == "ACME" and labelled.gold["due_date"] is None
+
+
+@pytest.mark.parametrize(("outcome", "kind"), [("reject", None), ("request_info", None)])
+def test_answers_that_vouch_for_nothing_export_only_corrections(outcome: str, kind: str | None) -> None:
+    """A reject from before reject_kind existed, and a request for information."""
+    fix = FieldCorrection(field="vendor_name", old_value="ACME", new_value="ACME Ltd")
+    assert labelled_from_review(reviewed=_answered(outcome, kind, fix)).gold == {"vendor_name": "ACME Ltd"}

@@ -216,13 +216,13 @@ def test_rules_reject_built_on_an_unsure_field_goes_to_review() -> None:
     reject = RuleResult(
         rules_version="r",
         outcome="reject",
-        reasons=[RuleReason(code="DUPLICATE_INVOICE", message="dup", severity="reject")],
+        reasons=[RuleReason(code="duplicate_invoice", message="dup", severity="reject")],
     )
     unsure = route(
         policy=policy, extraction=_pred({"vendor_name": 0.6}), triage=TRIAGE, rules=reject, amount=1
     )
     assert unsure.outcome == "review"
-    assert {r.code for r in unsure.reasons} == {"DUPLICATE_INVOICE", "low_confidence"}
+    assert {r.code for r in unsure.reasons} == {"duplicate_invoice", "low_confidence"}
     sure = route(policy=policy, extraction=_pred({}), triage=TRIAGE, rules=reject, amount=1)
     assert sure.outcome == "reject"
 

@@ -114,8 +114,8 @@ def test_duplicate_rejects_and_keeps_other_reasons(
     )
     assert result.outcome == "reject"
     codes = {r.code: r.rule for r in result.reasons}
-    assert codes["DUPLICATE_INVOICE"] == "invoice_duplicate"
-    assert {"TOTAL_NOT_SUBTOTAL_PLUS_TAX", "TOTAL_NOT_SUM_OF_LINES"} <= codes.keys()
+    assert codes["duplicate_invoice"] == "invoice_duplicate"
+    assert {"total_not_subtotal_plus_tax", "total_not_sum_of_lines"} <= codes.keys()
 
 
 def test_receipt_needs_no_invoice_number_but_invoice_does(
@@ -131,7 +131,7 @@ def test_receipt_needs_no_invoice_number_but_invoice_does(
     }
     assert evaluator.evaluate(document=receipt, **kw).outcome == "approve"  # type: ignore[arg-type]
     result = evaluator.evaluate(document=doc, **kw)  # type: ignore[arg-type]
-    assert [r.code for r in result.reasons] == ["MISSING_INVOICE_NUMBER"]
+    assert [r.code for r in result.reasons] == ["missing_invoice_number"]
 
 
 def test_unparseable_amount_goes_to_review(evaluator: ZenRulesEvaluator) -> None:
@@ -151,7 +151,7 @@ def test_unparseable_amount_goes_to_review(evaluator: ZenRulesEvaluator) -> None
         reference=ReferenceFacts(),
         now=NOW,
     )
-    assert {"UNPARSEABLE_VALUE", "MISSING_TOTAL"} <= {r.code for r in result.reasons}
+    assert {"unparseable_value", "missing_total"} <= {r.code for r in result.reasons}
 
 
 def test_health_codes_billability_is_computed_before_the_engine(
@@ -167,7 +167,7 @@ def test_health_codes_billability_is_computed_before_the_engine(
     doc, ext = _claim("health", "Diabetes follow-up", diagnosis_codes="E11, I10")
     result = evaluator.evaluate(document=doc, extraction=ext, **kw)  # type: ignore[arg-type]
     assert [(r.code, r.message) for r in result.reasons] == [
-        ("NON_BILLABLE_ICD10", "Diagnosis codes not billable in ICD-10-CM: E11")
+        ("non_billable_icd10", "Diagnosis codes not billable in ICD-10-CM: E11")
     ]
 
 
@@ -179,7 +179,7 @@ def test_auto_theft_without_police_report(evaluator: ZenRulesEvaluator) -> None:
     }
     doc, ext = _claim("auto", "My car was stolen from the driveway", vin="1HGCM82633A004352")
     result = evaluator.evaluate(document=doc, extraction=ext, **kw)  # type: ignore[arg-type]
-    assert [r.code for r in result.reasons] == ["THEFT_WITHOUT_POLICE_REPORT"]
+    assert [r.code for r in result.reasons] == ["theft_without_police_report"]
     doc, ext = _claim("auto", "Stolen car", vin="1HGCM82633A004352", police_report="PR-2024-88")
     assert evaluator.evaluate(document=doc, extraction=ext, **kw).outcome == "approve"  # type: ignore[arg-type]
 
@@ -194,7 +194,7 @@ def test_expired_policy_rejects(evaluator: ZenRulesEvaluator) -> None:
         now=datetime(2025, 3, 1, tzinfo=UTC),
     )
     assert result.outcome == "reject"
-    assert [r.code for r in result.reasons] == ["POLICY_EXPIRED"]
+    assert [r.code for r in result.reasons] == ["policy_expired"]
 
 
 def test_editing_a_message_changes_version_and_what_reviewers_read(
@@ -247,7 +247,7 @@ def test_a_failing_graph_sends_to_review(tmp_path: Path) -> None:
         now=NOW,
     )
     assert result.outcome == "review"
-    assert [(r.code, r.rule) for r in result.reasons] == [("RULES_ERROR", "invoice_duplicate")]
+    assert [(r.code, r.rule) for r in result.reasons] == [("rules_error", "invoice_duplicate")]
 
 
 def test_invalid_graph_refuses_to_load(tmp_path: Path) -> None:

@@ -61,3 +61,42 @@ def test_disjoint_rows_are_clean(tmp_path: Path) -> None:
 def test_collect_duplicates_but_no_default_needed(tmp_path: Path) -> None:
     findings = lint_graph(_graph(tmp_path, "collect", [["> 1", ""], ["", "'x'"], ["> 1", ""]]))
     assert [(f.problem, f.rows) for f in findings] == [("unreachable", (0, 2))]
+
+
+def test_unknown_reason_codes_are_findings(tmp_path: Path) -> None:
+    """One vocabulary: a graph that emits a code schemas/reasons.py does not declare
+    (upper case, a typo) fails the lint."""
+    from rules.lint import lint_codes
+
+    path = _graph(tmp_path, "collect", [["> 1", ""]])
+    graph = json.loads(path.read_text())
+    rules = graph["nodes"][0]["content"]["rules"]
+    rules.append({"_id": "r1", "a": "< 0", "b": "", "o": "'LOW_CONFIDENCE'"})
+    rules.append({"_id": "r2", "a": "< -1", "b": "", "o": "'low_confidence'"})
+    path.write_text(json.dumps(graph))
+    findings = lint_codes(path)
+    assert [(f.problem, f.rows) for f in findings] == [("unknown_code", (0,)), ("unknown_code", (1,))]
+    assert "'X'" in findings[0].detail and "'LOW_CONFIDENCE'" in findings[1].detail
+
+
+def test_shipped_graphs_and_cases_use_declared_codes() -> None:
+    from rules.lint import lint_codes
+    from schemas.reasons import REASONS
+
+    assert [
+        f for p in sorted(GRAPHS.glob("*.json")) if not p.name.endswith(".cases.json") for f in lint_codes(p)
+    ] == []
+    for cases in GRAPHS.glob("*.cases.json"):
+        for case in json.loads(cases.read_text())["cases"]:
+            assert {e["code"] for e in case["expect"]} <= REASONS.keys(), (cases.name, case["name"])
+
+
+def test_routing_and_evaluator_codes_are_declared() -> None:
+    import re
+
+    from schemas.reasons import REASONS
+
+    root = GRAPHS.parents[1]
+    for source in (root / "agents" / "routing.py", root / "rules" / "evaluator.py"):
+        emitted = set(re.findall(r'code="([^"]+)"', source.read_text()))
+        assert emitted and emitted <= REASONS.keys(), (source.name, emitted - REASONS.keys())

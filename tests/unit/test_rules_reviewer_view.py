@@ -54,8 +54,8 @@ def _reasons(graphs: Path) -> tuple[str, list[str], list[str]]:
     assert decision.outcome == "reject"
     return (
         evaluator.version,
-        [r.message for r in result.reasons if r.code == "DUPLICATE_INVOICE"],
-        [r.message for r in decision.reasons if r.code == "DUPLICATE_INVOICE"],
+        [r.message for r in result.reasons if r.code == "duplicate_invoice"],
+        [r.message for r in decision.reasons if r.code == "duplicate_invoice"],
     )
 
 
