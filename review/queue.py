@@ -93,9 +93,16 @@ async def list_tasks(
     q = _listed(select(T, rounds_column(), vendor_text(), amount_text()), f=f, now=now, seen=seen)
     dialect = s.get_bind().dialect.name
     q = q.order_by(*ordering(f, urgency=_most_urgent_first(now), dialect=dialect))
+    # vendor and amount as printed in the extraction, not the row's scope keys (a
+    # normalised vendor key and a float) that share their names
     return [
-        TaskSummary.model_validate(r, from_attributes=True).model_copy(
-            update={"stage": stage_of(n), "vendor": vendor, "amount": amount}
+        TaskSummary.model_validate(
+            {
+                **r.model_dump(exclude={"vendor", "amount"}),
+                "stage": stage_of(n),
+                "vendor": vendor,
+                "amount": amount,
+            }
         )
         for r, n, vendor, amount in (await s.execute(q.limit(f.limit).offset(f.offset))).all()
     ]
