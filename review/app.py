@@ -28,7 +28,7 @@ from infra.settings import Settings
 from review import api, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates
-from review.errors import NotAuthenticated, ReviewError
+from review.errors import InvalidValue, NotAuthenticated, ReviewError
 from review.publish import Publisher
 from review.second import DoubleReviewPolicy
 from schemas.messages import Topics
@@ -48,7 +48,10 @@ def _wants_json(request: Request) -> bool:
 async def _review_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ReviewError)
     if _wants_json(request):
-        return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=exc.status_code)
+        body = {"detail": str(exc), "error": type(exc).__name__}
+        if isinstance(exc, InvalidValue):
+            body |= {"field": exc.field, "reason": exc.reason}
+        return JSONResponse(body, status_code=exc.status_code)
     if isinstance(exc, NotAuthenticated):
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": "/login"})

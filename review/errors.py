@@ -11,6 +11,7 @@
     │   ├── SameReviewer          you already answered this task; its next review is someone else's
     │   └── NeedsTwoReviewers     bulk approve refused: the task needs two reviewers (review/second.py)
     ├── Invalid               422: a well-formed request the domain refuses (bad field, mixed reasons)
+    │   └── InvalidValue          a corrected value that does not read as its field's shape (`field`)
     └── PublishFailed         503: retryable; the broker did not take review.completed, nothing recorded
 
 Each maps to one HTTP status in `review.app` and nowhere else.
@@ -61,6 +62,16 @@ class NeedsTwoReviewers(Conflict):
 
 class Invalid(ReviewError):
     status_code = 422
+
+
+class InvalidValue(Invalid):
+    """A typed value that holds no valid value of its field's shape (a date that is not
+    a date); `field` names it, so both edges can point at it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 class PublishFailed(ReviewError):
