@@ -56,10 +56,6 @@ class FieldView(BaseModel):
     shape: str = "text"
     source: FieldSource | None = None
 
-    @property
-    def flagged(self) -> bool:
-        return self.low or self.missing
-
 
 class TaskDetail(BaseModel):
     """Everything the reviewer sees of one task: the page's and the API's view."""

@@ -44,7 +44,7 @@
     for (var k = 1; k <= n; k += 1) {
       var i = (((start + step * k) % n) + n) % n;
       var cls = all[i].classList;
-      if (cls.contains("flagged") || cls.contains("invalid")) { select(i); return; }
+      if (cls.contains("low") || cls.contains("missing") || cls.contains("invalid")) { select(i); return; }
     }
     status("No flagged fields.");
   }
