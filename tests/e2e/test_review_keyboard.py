@@ -26,6 +26,7 @@ from infra.db.engine import make_async_engine, make_engine, migrate
 from infra.db.tables import DocumentRow, ExtractionRow, ReviewTaskRow
 from infra.pdf import parse_pdf
 from review.app import create_app
+from schemas.values import normalize
 from tests.review_support import (
     PASSWORD,
     RecordingPublisher,
@@ -161,6 +162,39 @@ def test_ten_tasks_including_two_rejects_clear_by_keyboard_alone(chromium: Path,
             assert c["field"] == "total" and c["old_value"] == "12.50" and c["new_value"].endswith(".50")
 
 
+# Typed values of each shape, read alike by values.js and schemas/values.py.
+SAMPLES = {
+    "date": [
+        "20180428",
+        "28042018",
+        "28/04/2018",
+        "04/28/2018",
+        "28 Apr 2018",
+        "April 28, 2018",
+        "2018-13-45",
+        "31/02/2019",
+        "28 04 18",
+        "Date: 3.1.19 10:31",
+        "tomorrow",
+    ],
+    "amount": ["RM 1,234.5", "1.234,56", "12,50", "12.345", "12.355", "-3", "$ 4.11", "twelve", "1,2,3"],
+    "codes": ["e785 i10", "E78.5, E785;Z00"],
+    "currency": ["$", "rm", "EUR 12", "XX"],
+    "address": ["12, Main st ,  town .", "  "],
+    "text": [" -ACME  Ltd- ", "#*"],
+    "category": ["Health "],
+}
+FIELD_OF = {
+    "date": "issue_date",
+    "amount": "total",
+    "codes": "diagnosis_codes",
+    "currency": "currency",
+    "address": "vendor_address",
+    "text": "vendor_name",
+    "category": "claim_type",
+}
+
+
 def test_typed_values_are_checked_by_shape_in_the_page_and_by_the_server(
     chromium: Path, tmp_path: Path
 ) -> None:
@@ -178,6 +212,10 @@ def test_typed_values_are_checked_by_shape_in_the_page_and_by_the_server(
     with serve(_app(url, pub)) as base, _browser(chromium, base, expected="422") as page:
         page.keyboard.press("n")
         page.wait_for_url("**/tasks/*")
+        # the page reads typed values as the server does (values.js ports schemas/values.py)
+        cases = [[shape, text] for shape, texts in SAMPLES.items() for text in texts]
+        in_page = page.evaluate("cs => cs.map(([s, t]) => window.autoclerkValues.normalize(s, t))", cases)
+        assert in_page == [normalize(FIELD_OF[shape], text) for shape, text in cases]
         # flags: total is low; invoice_number (an invoice must have one) is missing;
         # empty optional fields (due_date, po_number, ...) are neither
         assert page.locator("tr.field.low").evaluate_all("rs => rs.map(r => r.dataset.field)") == ["total"]
