@@ -29,7 +29,7 @@ from infra.settings import SECRET_HELP, Settings, check_secret_key
 from review import admin, api, api_scopes, docs, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates, url_part
-from review.errors import Invalid, NotAuthenticated, ReviewError, Throttled
+from review.errors import Invalid, InvalidValue, NotAuthenticated, ReviewError, Throttled
 from review.http_errors import install_openapi, problems_of, summary, validation_error
 from review.http_guard import RequestGuard
 from review.login import LoginPolicy
@@ -56,9 +56,10 @@ async def _review_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ReviewError)
     if _wants_json(request):
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Throttled) else None
-        return JSONResponse(
-            {"detail": str(exc), "error": type(exc).__name__}, status_code=exc.status_code, headers=headers
-        )
+        body = {"detail": str(exc), "error": type(exc).__name__}
+        if isinstance(exc, InvalidValue):
+            body |= {"field": exc.field, "reason": exc.reason}
+        return JSONResponse(body, status_code=exc.status_code, headers=headers)
     if isinstance(exc, NotAuthenticated):
         if request.headers.get("hx-request"):
             return Response(status_code=401, headers={"HX-Redirect": "/login"})

@@ -11,6 +11,7 @@
     │   ├── SameReviewer          you already answered this task; its next review is someone else's
     │   └── NeedsTwoReviewers     bulk approve refused: the task needs two reviewers (review/second.py)
     ├── Invalid               422: a well-formed request the domain refuses (bad field, mixed reasons)
+    │   └── InvalidValue          a corrected value that does not read as its field's shape (`field`)
     ├── Throttled             429: too many login attempts (per account or address); `retry_after` seconds
     └── PublishFailed         503: retryable; the broker did not take review.completed, nothing recorded
 
@@ -70,6 +71,16 @@ class Throttled(ReviewError):
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = max(1, retry_after)
+
+
+class InvalidValue(Invalid):
+    """A typed value that holds no valid value of its field's shape (a date that is not
+    a date); `field` names it, so both edges can point at it."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 class PublishFailed(ReviewError):

@@ -20,10 +20,13 @@ from infra.db.tables import (
     TriageRow,
 )
 from review.compare import ReviewState, review_state
-from review.errors import Invalid, NotFound
+from review.errors import Invalid, InvalidValue, NotFound
+from review.evidence import DocLine, document_lines
 from review.scopes import Visibility, visible_task
+from schemas.catalogue import DEFAULT_INVOICE_SUBTYPE, mandatory
 from schemas.events import FieldCorrection
-from schemas.fields import DocumentKind, field_names
+from schemas.fields import DocumentKind, FieldSource, field_names
+from schemas.values import normalize, shape_of
 
 
 class FieldThresholds(Protocol):
@@ -38,11 +41,20 @@ LowConfidence = float | FieldThresholds
 
 
 class FieldView(BaseModel):
+    """One field as the page shows it. `low`: a value was read, with a confidence under
+    the field's threshold; `missing`: a field this document must have has no value
+    (an empty optional field is neither). `shape` is how a typed value is read
+    (`schemas.values`); `source` where the value was read, when the extractor knows."""
+
     name: str
     value: str | None
     confidence: float | None
     raw: str | None = None
     low: bool = False
+    missing: bool = False
+    required: bool = False
+    shape: str = "text"
+    source: FieldSource | None = None
 
 
 class TaskDetail(BaseModel):
@@ -56,6 +68,7 @@ class TaskDetail(BaseModel):
     rules: dict[str, Any] | None
     submission: dict[str, Any] | None
     review: ReviewState | None = None
+    lines: list[DocLine] = []  # the document's lines in reading order (review/evidence.py)
 
 
 def _dump(row: Any, *skip: str) -> dict[str, Any] | None:
@@ -80,7 +93,8 @@ async def task_detail(
     if doc is None:
         raise NotFound(f"no document {task.document_id}")
     extraction = await s.get(ExtractionRow, task.document_id)
-    fields = _fields(task.kind, extraction.result if extraction else {}, low_confidence)
+    result = extraction.result if extraction else {}
+    fields = _fields(task.kind, result, low_confidence, variant=_variant(doc, result))
     submission = _dump(await s.get(ReviewSubmissionRow, task_id))
     extracted = {f.name: f.value for f in fields}
     return TaskDetail(
@@ -92,31 +106,61 @@ async def task_detail(
         rules=_dump(await s.get(RuleResultRow, task.document_id)),
         submission=submission,
         review=await review_state(s, task_id=task_id, extracted=extracted, final=submission is not None),
+        lines=document_lines(doc),
     )
+
+
+def _variant(doc: DocumentRow, extraction: dict[str, Any]) -> str | None:
+    """What decides a document's mandatory fields beyond its kind (`schemas.catalogue`):
+    an invoice's subtype, a claim's declared or else extracted type."""
+    if doc.kind == "invoice":
+        return str((doc.doc_metadata or {}).get("subtype") or DEFAULT_INVOICE_SUBTYPE)
+    extracted = ((extraction.get("fields") or {}).get("claim_type") or {}).get("value")
+    return doc.claim_type or extracted
 
 
 def _threshold(low: LowConfidence, kind: str, name: str) -> float:
     return low if isinstance(low, int | float) else low.threshold(kind, name)
 
 
-def _fields(kind: str, extraction: dict[str, Any], low: LowConfidence) -> list[FieldView]:
+def _fields(
+    kind: str, extraction: dict[str, Any], low: LowConfidence, *, variant: str | None = None
+) -> list[FieldView]:
     found: dict[str, Any] = extraction.get("fields") or {}
     names = list(field_names(cast(DocumentKind, kind))) if kind in ("invoice", "claim") else []
     names += [n for n in found if n not in names]
+    required = set(mandatory(kind, variant))
     out = []
     for name in names:
         f = found.get(name) or {}
-        conf = f.get("confidence")
+        value, conf = f.get("value"), f.get("confidence")
         out.append(
             FieldView(
                 name=name,
-                value=f.get("value"),
+                value=value,
                 raw=f.get("raw"),
                 confidence=conf,
-                low=conf is None or conf < _threshold(low, kind, name),
+                low=value is not None and (conf is None or conf < _threshold(low, kind, name)),
+                missing=value is None and name in required,
+                required=name in required,
+                shape=shape_of(name),
+                source=FieldSource.model_validate(f["source"]) if f.get("source") else None,
             )
         )
     return out
+
+
+def typed_value(name: str, text: str | None) -> str | None:
+    """A reviewer's value for `name` in the one spelling every stage uses
+    (`schemas.values`); None for an empty box; `InvalidValue` when the text holds no
+    value of the field's shape (the page checks the same before it sends)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    value = normalize(name, text)
+    if value is None:
+        raise InvalidValue(name, f"{text!r} is not a valid {shape_of(name)}")
+    return value
 
 
 def corrections_for(view: TaskDetail, edits: Mapping[str, str | None]) -> list[FieldCorrection]:
@@ -125,7 +169,7 @@ def corrections_for(view: TaskDetail, edits: Mapping[str, str | None]) -> list[F
     for name, new in edits.items():
         if name not in known:
             raise Invalid(f"unknown field {name!r} for a {view.task['kind']}")
-        new = (new or "").strip() or None
+        new = typed_value(name, new)
         old = known[name]
         if new != ((old.value or "").strip() or None):
             out.append(

@@ -3,6 +3,8 @@
 // While editing a field, Enter keeps the value and Escape restores the original.
 (function () {
   "use strict";
+  // The task page has its own keys (task.js): fields, decisions without traps, evidence.
+  if (document.querySelector("[data-keys=task]")) { return; }
   var current = -1;
   var pending = null; // outcome waiting for its reason (reject / request_info)
 

@@ -180,7 +180,7 @@ def test_worker_turns_the_browser_review_into_a_human_decision(
                 chromium,
                 base,
                 fields=("total", "claimed_amount"),
-                new_value="CORRECTED-BY-ANA",
+                new_value="4321.09",  # an amount: corrections are checked by shape
                 shots="pipeline",
             )
             with Session(engine) as s:
@@ -202,4 +202,4 @@ def test_worker_turns_the_browser_review_into_a_human_decision(
     assert (
         payload["decided_by"] == "human" and payload["reviewer"] == "ana" and payload["outcome"] == "approve"
     )
-    assert payload["fields"][field] == "CORRECTED-BY-ANA"
+    assert payload["fields"][field] == "4321.09"
