@@ -107,6 +107,16 @@ def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
+def consumer_group(prefix: str, epoch: str) -> str:
+    """One consumer group per broker incarnation. A broker that came back empty numbers
+    its messages from 0 again, and the offsets a group committed there are not to be
+    trusted: a worker of the old epoch may have committed its old positions into the
+    new broker before it noticed the reset (seen in tests/faults/test_broker_restart.py:
+    the restarted worker then waited past the end of every partition). A fresh group
+    starts at the earliest offset; the ledger makes re-reading harmless."""
+    return f"{prefix}-worker-{epoch[:12]}" if epoch else f"{prefix}-worker"
+
+
 def run_worker_process(settings: Settings, *, models: dict[str, Path] | None = None) -> int:
     """Consume until stopped; `models`: the artifacts vetted at start (default: CURRENT)."""
     assert settings.kafka.bootstrap is not None
@@ -127,7 +137,7 @@ def run_worker_process(settings: Settings, *, models: dict[str, Path] | None = N
     app = build_app(
         bootstrap=settings.kafka.bootstrap,
         topics=topics,
-        app_id=f"{settings.kafka.topic_prefix}-worker",
+        app_id=consumer_group(settings.kafka.topic_prefix, epoch),
         processor=processor,
         concurrency=settings.kafka.concurrency,
         retryable=(RetryableError, *RETRYABLE),
