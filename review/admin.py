@@ -10,9 +10,9 @@ X-CSRF-Token. The work is review/accounts.py.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from review import accounts
@@ -21,6 +21,8 @@ from review.context import ReviewContext
 from review.deps import Ctx, CurrentActor, Now, ReadSession, Templates
 
 router = APIRouter()
+# Bounded: a larger number overflows the database's integer and would answer 500.
+TokenId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 api = "/api/admin"
 # What the page may say after an action: fixed texts, so a crafted link cannot put
 # words on it.
@@ -78,7 +80,7 @@ async def revoke_session_form(actor: CurrentActor, ctx: Ctx, now: Now, key: str)
 
 
 @router.post("/admin/tokens/{token_id}/revoke", include_in_schema=False)
-async def revoke_token_form(actor: CurrentActor, ctx: Ctx, now: Now, token_id: int) -> Response:
+async def revoke_token_form(actor: CurrentActor, ctx: Ctx, now: Now, token_id: TokenId) -> Response:
     await _revoke_token(actor, ctx, now, token_id)
     return _back("token-revoked")
 
@@ -120,7 +122,7 @@ async def revoke_session(actor: CurrentActor, ctx: Ctx, now: Now, key: str) -> N
 
 
 @router.post(f"{api}/tokens/{{token_id}}/revoke", status_code=204, tags=["admin"])
-async def revoke_token(actor: CurrentActor, ctx: Ctx, now: Now, token_id: int) -> None:
+async def revoke_token(actor: CurrentActor, ctx: Ctx, now: Now, token_id: TokenId) -> None:
     await _revoke_token(actor, ctx, now, token_id)
 
 

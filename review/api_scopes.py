@@ -8,9 +8,9 @@ DELETE /api/users/{username}/scopes/{id}    remove one (lead); 404 if not that u
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from review.deps import Ctx, CurrentActor, ReadSession
 from review.scope_admin import ScopeIn, ScopeOut, add_scope, list_scopes, remove_scope
@@ -36,6 +36,8 @@ async def add(actor: CurrentActor, ctx: Ctx, username: str, body: ScopeIn) -> An
 
 
 @router.delete("/users/{username}/scopes/{scope_id}", status_code=204)
-async def remove(actor: CurrentActor, ctx: Ctx, username: str, scope_id: int) -> None:
+async def remove(
+    actor: CurrentActor, ctx: Ctx, username: str, scope_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> None:
     async with ctx.session(write=True) as s:
         await remove_scope(s, actor=actor, scope_id=scope_id, username=username)
