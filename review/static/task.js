@@ -109,7 +109,38 @@
   function askReason(outcome) {
     if (done || inFlight || !reason) { return; }
     pending = outcome;
+    if (outcome === "reject" && !rejectKind()) {
+      // A reject must say what is wrong (feedback export trusts only checked fields):
+      // the kind first, with the arrows or b / d, Enter; then the reason.
+      var first = document.getElementById("reject-fields");
+      if (first) {
+        status("Reject: what is wrong? \u2191/\u2193 or b (the case) / d (the data), then Enter; Esc leaves.");
+        first.focus();
+        return;
+      }
+    }
     reason.placeholder = "reason, then Enter to " + outcome.replace("_", " ");
+    reason.focus();
+  }
+
+  function rejectKind() {
+    return document.querySelector('input[name="reject_kind"]:checked');
+  }
+
+  function kindKey(ev, el) {
+    if (ev.key === "Escape") { ev.preventDefault(); pending = null; el.blur(); return; }
+    if (ev.key === "b" || ev.key === "d") {
+      ev.preventDefault();
+      var pick = document.getElementById(ev.key === "b" ? "reject-business" : "reject-fields");
+      if (pick) { pick.checked = true; pick.focus(); }
+      return;
+    }
+    if (ev.key !== "Enter") { return; } // the arrows move between the choices natively
+    ev.preventDefault();
+    if (ev.repeat) { return; }
+    el.checked = true;
+    pending = pending || "reject";
+    reason.placeholder = "reason, then Enter to reject";
     reason.focus();
   }
 
@@ -119,6 +150,7 @@
     ev.preventDefault();
     if (ev.repeat || inFlight || done) { return; }
     if (!reason.value.trim()) { reason.placeholder = "a reason is needed; Esc to leave"; return; }
+    if ((pending || "reject") === "reject" && !rejectKind()) { askReason("reject"); return; }
     submitWith(pending || "reject");
   }
 
@@ -222,6 +254,7 @@
       return;
     }
     if (reason && el === reason && !reason.readOnly) { reasonKey(ev); return; }
+    if (el && el.name === "reject_kind" && !done) { kindKey(ev, el); return; }
     if (isTextBox(el)) {
       if (ev.key === "Escape") { ev.preventDefault(); el.blur(); }
       return;
