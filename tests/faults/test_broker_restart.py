@@ -17,12 +17,9 @@ import asyncio
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from autoclerk.epoch import learn_epoch
 from autoclerk.samples import received_event
@@ -31,33 +28,14 @@ from infra.broker import EmbeddedBroker
 from infra.db.engine import migrate
 from infra.kafka import ensure_topics, make_producer
 from schemas.messages import Topics
-from tests.conftest import PG_URL
 from tests.faults.ledger import check_ledger
 from tests.support import outcome_counts, small_corpus, spawn_worker, wait_until, worker_env
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database URL a worker process can use. Settings have no schema option, so
-    PostgreSQL gets a fresh database on the shared server, dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'db.sqlite'}"
-        return
-    reason = request.getfixturevalue("pg_reason")
-    if reason:
-        if os.environ.get("AUTOCLERK_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    name = f"t_broker_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as c:
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+@pytest.fixture
+def db_url(fault_db: str) -> str:
+    """A database URL a worker process can use, on both databases (tests/faults/conftest.py)."""
+    return fault_db
 
 
 async def _publish(*, bootstrap: str, topic: str, raws: list[tuple[bytes, bytes]]) -> None:
