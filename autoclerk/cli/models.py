@@ -86,6 +86,9 @@ def promote_cmd(
         except RegistryError as exc:
             raise _fail(exc) from exc
     before = move.previous.ref if move.previous else "none"
+    if before == move.current.ref:
+        console.print(f"{move.current.ref} is already active")
+        return
     if move.gate is not None:
         console.print(f"gate: {move.gate.reason}; candidate {move.gate.candidate}, active {move.gate.active}")
     console.print(f"{move.name}: active {before} → {move.current.ref}")
