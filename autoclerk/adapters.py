@@ -8,7 +8,7 @@ active versions (`autoclerk.served`), vetted before they became active.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,7 +37,7 @@ class Adapters:
     rules: RulesEvaluator
     parse_pdf: PdfParser
     routing: RoutingPolicy
-    model_refs: dict[str, str]
+    model_refs: dict[str, str] = field(default_factory=dict)
     """The registry versions of `triage` and `extractor` (`name → name/version`)."""
 
 
