@@ -73,6 +73,7 @@ class RegistryStore(Protocol):
         metrics: dict[str, Any],
         artifact_uri: str | None,
         artifact_sha256: str | None,
+        source_key: str | None = None,
     ) -> int: ...
     def update_metrics(self, name: str, version: int, metrics: dict[str, Any]) -> None: ...
     def move(
@@ -184,8 +185,11 @@ class Registry:
         metrics: dict[str, Any],
         artifact_dir: Path | None = None,
         status: Status = "candidate",
+        source_key: str | None = None,
     ) -> ModelVersion:
-        """A new version (`candidate` by default; `active` only through `promote`)."""
+        """A new version (`candidate` by default; `active` only through `promote`).
+        `source_key` makes it idempotent: registering the same source again (another
+        worker importing the same folder at the same moment) returns the first version."""
         if status not in ("candidate", "shadow", "retired"):
             raise BadStatus(f"register as candidate, shadow or retired, not {status!r}; then promote")
         uri = sha = None
@@ -199,6 +203,7 @@ class Registry:
             metrics=metrics,
             artifact_uri=uri,
             artifact_sha256=sha,
+            source_key=source_key,
         )
         version = self.get(ModelRef(name=name, version=number))
         if status == "shadow":

@@ -84,6 +84,7 @@ def sync_legacy(registry: Registry, store: RegistryStore, models_dir: Path) -> l
             if path.name in known:
                 continue
             version = registry.register(
+                source_key=f"folder:{path.name}",
                 name=name,
                 params=_params(name, meta),
                 lineage=_lineage(path, meta),

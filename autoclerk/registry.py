@@ -118,7 +118,9 @@ def ensure_llm_version(registry: Registry, llm: LlmSettings) -> ModelVersion:
     for v in registry.versions(EXTRACTOR):
         if v.params == params:
             return v
+    key = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:32]
     version = registry.register(
+        source_key=f"llm:{key}",
         name=EXTRACTOR,
         params=params,
         lineage={"source": "settings", "parent": None, "finetune_job": None},

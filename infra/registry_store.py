@@ -67,9 +67,13 @@ class SqlRegistryStore:
         metrics: dict[str, Any],
         artifact_uri: str | None,
         artifact_sha256: str | None,
+        source_key: str | None = None,
     ) -> int:
-        """The next number for `name`; two writers racing for it: the loser takes the next."""
+        """The next number for `name`; two writers racing for it: the loser takes the next.
+        With a `source_key` already registered, that version's number (idempotent)."""
         for _ in range(5):
+            if source_key is not None and (found := self._by_source(name, source_key)) is not None:
+                return found
             try:
                 with self._engine.begin() as c:
                     number = (
@@ -85,6 +89,7 @@ class SqlRegistryStore:
                             metrics=metrics,
                             artifact_uri=artifact_uri,
                             artifact_sha256=artifact_sha256,
+                            source_key=source_key,
                             created_at=utcnow(),
                         )
                     )
@@ -97,6 +102,12 @@ class SqlRegistryStore:
             except IntegrityError:
                 continue
         raise RuntimeError(f"could not allocate a version number for {name!r}")
+
+    def _by_source(self, name: str, source_key: str) -> int | None:
+        with self._engine.connect() as c:
+            q = select(_V.c.version).where(_V.c.name == name, _V.c.source_key == source_key)
+            found: int | None = c.execute(q).scalar_one_or_none()
+            return found
 
     def update_metrics(self, name: str, version: int, metrics: dict[str, Any]) -> None:
         with self._engine.begin() as c:

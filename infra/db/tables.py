@@ -405,6 +405,9 @@ class ModelVersionRow(SQLModel, table=True):
     """One registered version of a served model (schemas/registry.py)."""
 
     __tablename__ = "model_versions"
+    # Two workers importing the same trained folder (or registering the same configured
+    # LLM) at once: the second insert hits this key and takes the first one's version.
+    __table_args__ = (UniqueConstraint("name", "source_key", name="uq_model_versions_source"),)
 
     name: str = Field(primary_key=True)
     version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
@@ -414,6 +417,7 @@ class ModelVersionRow(SQLModel, table=True):
     metrics: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     artifact_uri: str | None = None
     artifact_sha256: str | None = None
+    source_key: str | None = Field(default=None, description="what it was registered from, when idempotent")
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -71,6 +71,12 @@ def test_import_refs_promote_rollback(
     added = sync_legacy(registry, store, models)
     assert sorted(v.ref for v in added) == ["extractor/1", "extractor/2", "triage/1"]
     assert sync_legacy(registry, store, models) == []  # idempotent: the second open imports nothing
+    # a second worker importing the same folder in the same instant gets the same version
+    live_folder = registry.get("extractor/1").lineage["legacy_folder"]
+    again = registry.register(
+        name="extractor", params={}, lineage={}, metrics={}, source_key=f"folder:{live_folder}"
+    )
+    assert again.ref == "extractor/1" and len(registry.versions("extractor")) == 2
 
     live = current(models, "extractor")
     assert live is not None

@@ -28,8 +28,10 @@ def upgrade() -> None:
     sa.Column('metrics', sa.JSON(), nullable=False),
     sa.Column('artifact_uri', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('artifact_sha256', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('source_key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.PrimaryKeyConstraint('name', 'version')
+    sa.PrimaryKeyConstraint('name', 'version'),
+    sa.UniqueConstraint('name', 'source_key', name='uq_model_versions_source')
     )
     op.create_table('model_aliases',
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
