@@ -39,9 +39,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from agents.errors import BadStatus, GateRefused, NoPreviousVersion, UnknownModelRef, Unservable
+from agents.registry_ports import ArtifactStore, RegistryStore
 from schemas.registry import (
     CHALLENGER,
     CHAMPION,
@@ -54,48 +55,17 @@ from schemas.registry import (
     parse_ref,
 )
 
-__all__ = ["Gate", "GateResult", "ModelRef", "ModelVersion", "Move", "Registry", "parse_ref"]
-
-
-class RegistryStore(Protocol):
-    """Rows of the registry (infra.registry_store.SqlRegistryStore)."""
-
-    def names(self) -> list[str]: ...
-    def versions(self, name: str) -> list[ModelVersion]: ...
-    def alias(self, name: str, alias: str) -> int | None: ...
-    def add_version(
-        self,
-        *,
-        name: str,
-        status: Status,
-        params: dict[str, Any],
-        lineage: dict[str, Any],
-        metrics: dict[str, Any],
-        artifact_uri: str | None,
-        artifact_sha256: str | None,
-        source_key: str | None = None,
-    ) -> int: ...
-    def update_metrics(self, name: str, version: int, metrics: dict[str, Any]) -> None: ...
-    def move(
-        self,
-        *,
-        name: str,
-        statuses: dict[int, Status],
-        aliases: dict[str, int | None],
-        action: str,
-        version: int | None,
-        previous: int | None,
-        detail: dict[str, Any],
-    ) -> None: ...
-    def events(self, name: str) -> list[RegistryEvent]: ...
-    def generation(self) -> int: ...
-
-
-class ArtifactStore(Protocol):
-    """Artifact folders by uri (infra.registry_store.FileArtifactStore)."""
-
-    def put(self, *, name: str, key: str, source: Path) -> tuple[str, str]: ...
-    def fetch(self, *, uri: str, sha256: str | None, dest: Path) -> None: ...
+__all__ = [
+    "ArtifactStore",
+    "Gate",
+    "GateResult",
+    "ModelRef",
+    "ModelVersion",
+    "Move",
+    "Registry",
+    "RegistryStore",
+    "parse_ref",
+]
 
 
 ServableCheck = Callable[[ModelVersion, Path | None], str | None]
