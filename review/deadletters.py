@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,10 +72,8 @@ def decoded(original: bytes) -> str:
         text = original.decode("utf-8")
     except UnicodeDecodeError:
         return "base64:" + base64.b64encode(original[:MAX_SHOWN_CHARS]).decode("ascii")
-    try:
+    with suppress(ValueError, RecursionError):  # not JSON: the text itself is what was refused
         text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (ValueError, RecursionError):
-        pass  # not JSON: the text itself is what was refused
     if len(text) > MAX_SHOWN_CHARS:
         return f"{text[:MAX_SHOWN_CHARS]}\n…[{len(text)} characters in all]"
     return text
