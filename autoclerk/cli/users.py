@@ -159,7 +159,9 @@ def tokens_list(username: Annotated[str | None, typer.Option(help="only this use
     from autoclerk.accounts import list_tokens
 
     for t in _run(list_tokens(db_url=_prepared().db.url, username=username)):
-        print(f"{t.id}\t{t.username}\t{t.name}\t{_when(t.created_at)}\t{_when(t.expires_at)}\t{t.state}\t{t.scope}")
+        print(
+            f"{t.id}\t{t.username}\t{t.name}\t{_when(t.created_at)}\t{_when(t.expires_at)}\t{t.state}\t{t.scope}"
+        )
 
 
 @tokens_app.command("revoke")
