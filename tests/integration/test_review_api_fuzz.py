@@ -84,7 +84,11 @@ def test_ingest_takes_no_input_to_a_500(served: tuple[str, str, str]) -> None:
     def call(case: Any) -> None:
         case.call_and_validate(
             headers={"Authorization": f"Bearer {ingest}"},
-            checks=[checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance],
+            checks=[
+                checks.not_a_server_error,
+                checks.status_code_conformance,
+                checks.content_type_conformance,
+            ],
         )
 
     call()
