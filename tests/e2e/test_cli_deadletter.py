@@ -47,7 +47,7 @@ def test_operator_fixes_and_retries_and_discards(
                     partition=0,
                     offset=i,
                     content_hash=f"h{i}",
-                    reason="invalid document.received event: payload.kind: Input should be 'invoice' or 'claim'",
+                    reason="invalid document.received event: payload.kind: Input should be 'invoice'",
                     error_type="UndecodableEvent",
                     original=_bad(doc),
                 )

@@ -28,12 +28,14 @@ def test_migration_0018_keeps_old_rows_and_goes_down_and_up(db: tuple[str, str |
             )
             c.execute(
                 text(
-                    "INSERT INTO review_users (username, password_hash, role, active, created_at) VALUES ('u', 'x', 'reviewer', true, CURRENT_TIMESTAMP)"
+                    "INSERT INTO review_users (username, password_hash, role, active, created_at) "
+                    "VALUES ('u', 'x', 'reviewer', true, CURRENT_TIMESTAMP)"
                 )
             )
             c.execute(
                 text(
-                    "INSERT INTO review_api_tokens (token_hash, username, name, created_at) VALUES ('th', 'u', 'n', CURRENT_TIMESTAMP)"
+                    "INSERT INTO review_api_tokens (token_hash, username, name, created_at) "
+                    "VALUES ('th', 'u', 'n', CURRENT_TIMESTAMP)"
                 )
             )
         migrate(url, schema=schema)
