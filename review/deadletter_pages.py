@@ -9,6 +9,7 @@ form. The work is review/deadletters.py.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +21,7 @@ from infra.deadletters import DeadLetterDetail, DeadLetterFilter, DeadLetterView
 from review import deadletters
 from review.deps import Ctx, CurrentActor, InboundChecks, Now, ReadSession, Templates
 from review.errors import Invalid
+from review.http_errors import ApiError
 
 router = APIRouter()
 DeadLetterId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -164,7 +166,15 @@ async def show_api(actor: CurrentActor, s: ReadSession, dead_letter_id: DeadLett
 
 
 @router.post(
-    "/api/deadletters/{dead_letter_id}/retry", status_code=202, response_model=RetryOut, tags=["deadletters"]
+    "/api/deadletters/{dead_letter_id}/retry",
+    status_code=202,
+    response_model=RetryOut,
+    tags=["deadletters"],
+    responses={
+        409: {"model": ApiError, "description": "already retried or discarded: send force"},
+        422: {"model": ApiError, "description": "the fixed payload is refused as the worker would refuse it"},
+        503: {"model": ApiError, "description": "the broker did not take it; nothing recorded, retry"},
+    },
 )
 async def retry_api(
     actor: CurrentActor,
@@ -187,10 +197,15 @@ async def retry_api(
             force=body.force,
             reason=body.reason,
         )
-    return RetryOut(**done.__dict__)
+    return RetryOut(**asdict(done))
 
 
-@router.post("/api/deadletters/{dead_letter_id}/discard", status_code=204, tags=["deadletters"])
+@router.post(
+    "/api/deadletters/{dead_letter_id}/discard",
+    status_code=204,
+    tags=["deadletters"],
+    responses={409: {"model": ApiError, "description": "already discarded"}},
+)
 async def discard_api(
     actor: CurrentActor, ctx: Ctx, now: Now, dead_letter_id: DeadLetterId, body: DiscardIn
 ) -> None:
