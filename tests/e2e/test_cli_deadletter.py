@@ -19,6 +19,7 @@ from infra.broker import EmbeddedBroker
 from infra.db.engine import make_engine, migrate
 from infra.db.tables import DeadLetterRow
 from tests.ops_support import fresh_topics, read_topic
+from tests.review_support import PASSWORD
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +106,20 @@ def test_operator_fixes_and_retries_and_discards(
     records = asyncio.run(read_topic(bootstrap, topics.received, count=3, timeout_s=4))
     kinds = [(m.key, json.loads(m.value)["payload"]["kind"]) for m in records]
     assert kinds == [(b"d-file", "invoice"), (b"d-editor", "claim")]
+
+
+def test_create_token_takes_a_scope(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTOCLERK_DB__URL", f"sqlite:///{tmp_path / 'ac.db'}")
+    cli = CliRunner()
+    made = cli.invoke(
+        app, ["users", "create", "--username", "erp", "--password-stdin"], input=f"{PASSWORD}\n"
+    )
+    assert made.exit_code == 0, made.output
+    token = cli.invoke(app, ["users", "create-token", "--username", "erp", "--scope", "ingest"])
+    assert token.exit_code == 0 and token.stdout.strip().startswith("ac_")
+    assert (
+        cli.invoke(app, ["users", "create-token", "--username", "erp", "--scope", "everything"]).exit_code
+        == 1
+    )
+    [row] = cli.invoke(app, ["users", "tokens", "list"]).stdout.splitlines()
+    assert row.endswith("\tlive\tingest")
