@@ -56,17 +56,22 @@ def bearer(token: str, **more: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", **more}
 
 
-async def read_topic(bootstrap: str, topic: str, *, count: int, timeout_s: float = 15.0) -> list[Any]:
-    """The first `count` records of `topic`, waiting up to `timeout_s` for them."""
+async def read_topic(
+    bootstrap: str, topic: str, *, count: int, timeout_s: float = 15.0, extra_s: float = 0.0
+) -> list[Any]:
+    """The records of `topic` from the start: waits up to `timeout_s` for `count`, then
+    reads `extra_s` longer so that a test can see anything published beyond them."""
     consumer = make_consumer(topic, bootstrap=bootstrap, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     got: list[Any] = []
     deadline = time.monotonic() + timeout_s
     try:
-        while len(got) < count and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
             batch = await consumer.getmany(timeout_ms=300)
             for records in batch.values():
                 got.extend(records)
+            if len(got) >= count and deadline > time.monotonic() + extra_s:
+                deadline = time.monotonic() + extra_s
             await asyncio.sleep(0)
     finally:
         await consumer.stop()

@@ -103,7 +103,7 @@ def test_operator_fixes_and_retries_and_discards(
     info = cli.invoke(app, ["deadletter", "show", "1"]).stdout
     assert '"actor": "autoclerk-cli"' in info and '"reason": "kind typo"' in info
 
-    records = asyncio.run(read_topic(bootstrap, topics.received, count=3, timeout_s=4))
+    records = asyncio.run(read_topic(bootstrap, topics.received, count=2, extra_s=1.5))
     kinds = [(m.key, json.loads(m.value)["payload"]["kind"]) for m in records]
     assert kinds == [(b"d-file", "invoice"), (b"d-editor", "claim")]
 

@@ -86,7 +86,10 @@ async def test_accepted_documents_land_on_the_topic_once(bootstrap: str, db: tup
         files = {"file": ("oyo.pdf", PDF.read_bytes(), "application/pdf")}
         r = await c.post("/api/documents", data=form, files=files, headers=bearer(tok))
         assert r.status_code == 202, r.text
-    records = await read_topic(bootstrap, topics.received, count=6)
+    # the replayed and the refused requests were sent before d-env: one ordered log with
+    # nothing between the five accepted documents means nothing else was published
+    records = await read_topic(bootstrap, topics.received, count=5)
+    assert [m.offset for m in records] == [0, 1, 2, 3, 4]
     assert [worker_decodes(m.value, prefix) for m in records] == [
         "d-bare",
         "d-env",
@@ -192,5 +195,6 @@ async def test_refusals_answer_4xx_with_the_dead_letter_reasons_and_publish_noth
         assert (await c.get("/api/tasks", headers=bearer(tok["ingest"]))).status_code == 403
         assert (await c.get("/api/deadletters", headers=bearer(tok["ingest"]))).status_code == 403
     assert len(cases) == 17
-    records = await read_topic(bootstrap, topics.received, count=2, timeout_s=5)
-    assert [json.loads(m.value)["payload"]["document_id"] for m in records] == ["d-good"]
+    # one partition: the sentinel at offset 0 means no refused request published anything
+    [first] = await read_topic(bootstrap, topics.received, count=1)
+    assert first.offset == 0 and json.loads(first.value)["payload"]["document_id"] == "d-good"
