@@ -29,6 +29,7 @@ from infra.db.tables import (
     VendorRow,
     utcnow,
 )
+from infra.deadletters import retried_from
 from infra.store_admission import admit_once, ledger_entry, pending
 from infra.store_rows import add_results, decision_row, ledger_row, outbox_row, scope_columns
 from schemas.document import Document, content_hash
@@ -72,6 +73,7 @@ class SqlStore:
                             reason=reason,
                             error_type=error_type,
                             original=raw,
+                            retry_of=await retried_from(s, meta=meta, digest=digest),
                         )
                     )
                     existing = await ledger_entry(s, meta, raw)

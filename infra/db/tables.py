@@ -221,6 +221,51 @@ class DeadLetterRow(SQLModel, table=True):
     reason: str
     error_type: str = Field(index=True)
     original: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    status: str = Field(default="open", index=True, description="open | retried | discarded")
+    retry_of: int | None = Field(
+        default=None, index=True, description="the dead letter whose retry failed again as this one"
+    )
+
+
+class DeadLetterActionRow(SQLModel, table=True):
+    """What an operator did with a dead letter: a retry (the bytes re-published and where
+    they landed, so the worker can link a retry that fails again) or a discard."""
+
+    __tablename__ = "dead_letter_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dead_letter_id: int = Field(index=True, foreign_key="dead_letters.id")
+    action: str = Field(description="retry | discard")
+    actor: str
+    at: datetime = Field(default_factory=utcnow)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    edited: bool = False
+    event_id: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = Field(default=None, sa_column=Column(BigInteger))
+    content_hash: str | None = Field(default=None, index=True, description="SHA-256 of the bytes sent")
+    status: str = Field(description="published | discarded")
+
+
+class IngestRequestRow(SQLModel, table=True):
+    """An HTTP ingest answered under an Idempotency-Key: the same key with the same body
+    gets the same answer again, with another body a refusal."""
+
+    __tablename__ = "ingest_requests"
+    __table_args__ = (UniqueConstraint("username", "idempotency_key", name="uq_ingest_requests_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+    idempotency_key: str
+    body_sha256: str
+    event_id: str
+    document_id: str
+    topic: str
+    partition: int | None = None
+    offset: int | None = Field(default=None, sa_column=Column(BigInteger))
+    status: str = Field(default="pending", description="pending | published")
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -293,6 +338,9 @@ class ApiTokenRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
     expires_at: datetime | None = Field(default=None, description="None: tokens made before expiry existed")
+    scope: str = Field(
+        default="review", description="review (the review API) | ingest (POST /api/documents only)"
+    )
 
 
 class ReviewSessionRow(SQLModel, table=True):
