@@ -198,6 +198,29 @@ class RoutingSettings(BaseModel):
     )
 
 
+class FineTuneSettings(BaseModel):
+    """`autoclerk finetune`: the provider is `llm.base_url` (and `llm.api_key`)."""
+
+    min_examples: int = Field(default=10, ge=1, description="the API refuses fewer")
+    max_example_tokens: int = Field(
+        default=65_536, ge=1024, description="per-example limit (estimated: 2 bytes a token)"
+    )
+    max_file_bytes: int = Field(default=512 * 1024 * 1024, ge=1, description="the Files API's limit")
+    validation_percent: int = Field(
+        default=20, ge=0, le=50, description="examples held out for validation (declared hash split)"
+    )
+    poll_initial_s: float = Field(default=5.0, gt=0, description="first wait between status polls")
+    poll_max_s: float = Field(default=120.0, gt=0, description="polls back off up to this")
+    retry_for_s: float = Field(
+        default=600.0, gt=0, description="how long one call retries 429/5xx/timeouts before giving up"
+    )
+    eval_data: Path | None = Field(
+        default=None,
+        description="labelled JSONL whose declared test split scores a tuned model beside the active "
+        "one; None: the shipped SROIE sample",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOCLERK_", env_nested_delimiter="__", extra="ignore")
 
@@ -208,6 +231,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     routing: RoutingSettings = RoutingSettings()
     limits: LimitSettings = LimitSettings()
+    finetune: FineTuneSettings = FineTuneSettings()
     rules_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "rules" / "graphs",
         description="folder of JDM decision graphs",

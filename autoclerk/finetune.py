@@ -1,0 +1,178 @@
+"""Wiring of `feedback.finetune_jobs`: the OpenAI fine-tuning adapter, the jobs table,
+and the candidate sink that scores a tuned model beside the active one and registers it.
+
+The two calls into other parts of the system sit in one small function each
+(`side_by_side`, `register_version`), so a change of the evaluation or the registry
+API changes only them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from agents.extract.llm_schema import response_schema
+from agents.extract.prompts import prompt_version
+from feedback.datasets import SHIPPED_SROIE
+from feedback.finetune_file import FileLimits
+from feedback.finetune_jobs import Polling
+from infra.errors import FineTuneUnavailable
+from infra.finetune_api import OpenAiFineTuning
+from infra.finetune_store import SqlJobStore
+from infra.settings import Settings
+from schemas.finetune import JobRecord
+
+EXTRACTOR = "extractor"
+RETRY_ON: tuple[type[BaseException], ...] = (FineTuneUnavailable,)
+
+
+@dataclass
+class Runtime:
+    api: OpenAiFineTuning
+    store: SqlJobStore
+
+
+@contextmanager
+def open_runtime(settings: Settings) -> Iterator[Runtime]:
+    """The provider client and the jobs table (migrated), closed on exit."""
+    from infra.db.engine import make_engine, migrate
+
+    migrate(settings.db.url)
+    engine = make_engine(settings.db.url)
+    api = OpenAiFineTuning.from_settings(settings.llm)
+    try:
+        yield Runtime(api=api, store=SqlJobStore(engine=engine))
+    finally:
+        api.close()
+        engine.dispose()
+
+
+def file_limits(settings: Settings) -> FileLimits:
+    f = settings.finetune
+    return FileLimits(
+        min_examples=f.min_examples, max_example_tokens=f.max_example_tokens, max_file_bytes=f.max_file_bytes
+    )
+
+
+def polling(settings: Settings, *, timeout_s: float | None = None) -> Polling:
+    f = settings.finetune
+    return Polling(
+        initial_s=f.poll_initial_s, max_s=f.poll_max_s, retry_for_s=f.retry_for_s, timeout_s=timeout_s
+    )
+
+
+def manifest_path(export: Path) -> Path:
+    """Where `feedback export` writes the manifest of `export`."""
+    return export.with_name(export.name + ".manifest.json")
+
+
+def read_manifest(export: Path, *, sha256: str) -> dict[str, Any]:
+    """The export's manifest when it describes this very file, else a note why not."""
+    path = manifest_path(export)
+    if not path.is_file():
+        return {"note": "no export manifest beside the file"}
+    manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    if manifest.get("sha256") != sha256:
+        return {"note": f"{path.name} describes another file (sha256 differs)"}
+    return manifest
+
+
+def server_name(base_url: str | None) -> str:
+    """The server a model lives on, for lineage: scheme, host and path, never credentials."""
+    if not base_url:
+        return "api.openai.com"
+    u = urlsplit(base_url)
+    return f"{u.hostname}{f':{u.port}' if u.port else ''}{u.path}"
+
+
+def active_ref(settings: Settings) -> str:
+    """The extractor serving now: the configured LLM, else the local model's champion."""
+    return f"llm:{settings.llm.model}" if settings.llm.enabled else f"{EXTRACTOR}@champion"
+
+
+def side_by_side(*, settings: Settings, dataset: Path, refs: list[str]) -> dict[str, Any]:
+    """`refs` scored on the declared test split of `dataset`, the first as the baseline."""
+    from autoclerk.model_eval import compare_models
+
+    report = compare_models(
+        settings=settings,
+        dataset=dataset,
+        refs=refs,
+        target_error=settings.routing.target_error,
+        split="test",
+    )
+    return report.model_dump(mode="json")
+
+
+def register_version(
+    *, settings: Settings, params: dict[str, Any], lineage: dict[str, Any], metrics: dict[str, Any]
+) -> str:
+    """A new `candidate` version of the extractor; returns its ref (`extractor/N`)."""
+    from autoclerk.registry import open_registry
+
+    version = open_registry(settings).register(
+        name=EXTRACTOR, params=params, lineage=lineage, metrics=metrics
+    )
+    return version.ref
+
+
+def headline(report: dict[str, Any], *, trained_tokens: int | None) -> dict[str, Any]:
+    """The figures a person compares first, beside the full side-by-side report."""
+    out: dict[str, Any] = {"dataset": report["dataset"], "documents": report["documents"]}
+    for role, model in zip(("baseline", "candidate"), report["models"], strict=False):
+        accuracy = [r["document_accuracy"] for r in model["reports"]]
+        out[role] = {
+            "ref": model["ref"],
+            "document_accuracy": sum(accuracy) / len(accuracy) if accuracy else None,
+            "failures": model["failures"],
+            "prompt_tokens": model.get("prompt_tokens"),
+            "completion_tokens": model.get("completion_tokens"),
+            "cost_usd": model.get("cost_usd"),
+            "latency_ms_p50": model.get("latency_ms_p50"),
+        }
+    out["trained_tokens"] = trained_tokens
+    return out
+
+
+@dataclass
+class RegistrySink:
+    """Implements `feedback.finetune_jobs.CandidateSink`."""
+
+    settings: Settings
+    eval_data: Path | None = None
+
+    def register(self, record: JobRecord) -> str:
+        s = self.settings
+        model = str(record.fine_tuned_model)
+        candidate = f"llm:{model}@{s.llm.base_url}" if s.llm.base_url else f"llm:{model}"
+        dataset = self.eval_data or s.finetune.eval_data or SHIPPED_SROIE
+        report = side_by_side(settings=s, dataset=dataset, refs=[active_ref(s), candidate])
+        schemas = {kind: response_schema(kind, reasoning=False) for kind in ("invoice", "claim")}
+        params = {
+            "flavour": "llm",
+            "model": model,
+            "base_model": record.base_model,
+            "server": server_name(s.llm.base_url),
+            "prompt_version": prompt_version(dict(schemas), reasoning=False),
+            "reasoning": False,  # the export trains answers without reasoning
+        }
+        lineage = {
+            "fine_tuning_job": record.job_id,
+            "base_model": record.base_model,
+            "training_sha256": record.training_sha256,
+            "training_file": record.training_file,
+            "validation_file": record.validation_file,
+            "export_manifest": record.manifest,
+            "hyperparameters": record.hyperparameters,
+            "trained_tokens": record.trained_tokens,
+        }
+        metrics = {
+            "side_by_side": headline(report, trained_tokens=record.trained_tokens),
+            "report": report,
+        }
+        return register_version(settings=s, params=params, lineage=lineage, metrics=metrics)
