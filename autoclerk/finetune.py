@@ -62,7 +62,11 @@ def file_limits(settings: Settings) -> FileLimits:
 def polling(settings: Settings, *, timeout_s: float | None = None) -> Polling:
     f = settings.finetune
     return Polling(
-        initial_s=f.poll_initial_s, max_s=f.poll_max_s, retry_for_s=f.retry_for_s, timeout_s=timeout_s
+        initial_s=f.poll_initial_s,
+        max_s=f.poll_max_s,
+        retry_for_s=f.retry_for_s,
+        retry_initial_s=min(f.poll_initial_s, 1.0),
+        timeout_s=timeout_s,
     )
 
 
