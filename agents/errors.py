@@ -61,3 +61,41 @@ class ReviewRefused(InvalidEvent):
 
 class WorkflowError(AgentError):
     pass
+
+
+class RegistryError(Exception):
+    """Base of the model registry's refusals (agents/registry.py); the CLI prints the
+    message and exits 2.
+
+        RegistryError
+        ├── UnknownModelRef     a reference that is malformed or names nothing registered
+        ├── BadStatus           a status the registry does not know, or `active` by set_status
+        ├── PromotionRefused    the version stays where it is
+        │   ├── GateRefused     worse than the active version on the held-out split (both scores)
+        │   └── Unservable      this code cannot serve it (feature version, missing file, server)
+        └── NoPreviousVersion   a rollback with nothing to go back to
+    """
+
+
+class UnknownModelRef(RegistryError):
+    pass
+
+
+class BadStatus(RegistryError):
+    pass
+
+
+class PromotionRefused(RegistryError):
+    pass
+
+
+class GateRefused(PromotionRefused):
+    pass
+
+
+class Unservable(PromotionRefused):
+    pass
+
+
+class NoPreviousVersion(RegistryError):
+    pass

@@ -98,6 +98,25 @@ class ModelSettings(BaseModel):
     # adds latency on CPU (bench.triage_rules); it may pay on a GPU at high load.
     triage_max_wait_ms: float = Field(default=0.0, ge=0)
     prefer_gpu: bool = True
+    artifact_root: Path | None = Field(
+        default=None,
+        description="where the model registry keeps artifact archives (shared storage for workers on "
+        "several machines); default <dir>/registry/artifacts",
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="this machine's unpacked copies of artifacts; default <dir>/registry/cache"
+    )
+    watch_interval_s: float = Field(
+        default=2.0, gt=0, description="how often a worker checks the registry for a promotion or rollback"
+    )
+
+    @property
+    def artifacts(self) -> Path:
+        return self.artifact_root or self.dir / "registry" / "artifacts"
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir or self.dir / "registry" / "cache"
 
 
 SECRET_HELP = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'

@@ -1,7 +1,7 @@
 """finetune_jobs: fine-tuning jobs at the provider, resumable after a restart
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014 (0013 on its own; chained after the registry's 0014 once merged)
 Create Date: 2026-12-02 05:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0016'
-down_revision: str | None = '0013'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
