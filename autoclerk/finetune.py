@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from agents.extract.llm_schema import response_schema
 from agents.extract.prompts import prompt_version
+from autoclerk.registry import llm_params
 from feedback.datasets import SHIPPED_SROIE
 from feedback.finetune_file import FileLimits
 from feedback.finetune_jobs import Polling
@@ -86,14 +86,6 @@ def read_manifest(export: Path, *, sha256: str) -> dict[str, Any]:
     return manifest
 
 
-def server_name(base_url: str | None) -> str:
-    """The server a model lives on, for lineage: scheme, host and path, never credentials."""
-    if not base_url:
-        return "api.openai.com"
-    u = urlsplit(base_url)
-    return f"{u.hostname}{f':{u.port}' if u.port else ''}{u.path}"
-
-
 def active_ref(settings: Settings) -> str:
     """The extractor serving now: the configured LLM, else the local model's champion."""
     return f"llm:{settings.llm.model}" if settings.llm.enabled else f"{EXTRACTOR}@champion"
@@ -117,12 +109,12 @@ def register_version(
     *, settings: Settings, params: dict[str, Any], lineage: dict[str, Any], metrics: dict[str, Any]
 ) -> str:
     """A new `candidate` version of the extractor; returns its ref (`extractor/N`)."""
-    from autoclerk.registry import open_registry
+    from autoclerk.registry import registry_session
 
-    version = open_registry(settings).register(
-        name=EXTRACTOR, params=params, lineage=lineage, metrics=metrics
-    )
-    return version.ref
+    with registry_session(settings) as registry:
+        active = registry.active(EXTRACTOR)
+        lineage = {**lineage, "parent": active.ref if active else None}
+        return registry.register(name=EXTRACTOR, params=params, lineage=lineage, metrics=metrics).ref
 
 
 def headline(report: dict[str, Any], *, trained_tokens: int | None) -> dict[str, Any]:
@@ -156,17 +148,13 @@ class RegistrySink:
         candidate = f"llm:{model}@{s.llm.base_url}" if s.llm.base_url else f"llm:{model}"
         dataset = self.eval_data or s.finetune.eval_data or SHIPPED_SROIE
         report = side_by_side(settings=s, dataset=dataset, refs=[active_ref(s), candidate])
-        schemas = {kind: response_schema(kind, reasoning=False) for kind in ("invoice", "claim")}
-        params = {
-            "flavour": "llm",
-            "model": model,
-            "base_model": record.base_model,
-            "server": server_name(s.llm.base_url),
-            "prompt_version": prompt_version(dict(schemas), reasoning=False),
-            "reasoning": False,  # the export trains answers without reasoning
-        }
+        # the export's examples are answers without reasoning: their prompt version
+        trained_on = {kind: response_schema(kind, reasoning=False) for kind in ("invoice", "claim")}
+        params = {**llm_params(s.llm, model=model), "base_model": record.base_model}
         lineage = {
-            "fine_tuning_job": record.job_id,
+            "source": "finetune",
+            "finetune_job": record.job_id,
+            "trained_prompt_version": prompt_version(dict(trained_on), reasoning=False),
             "base_model": record.base_model,
             "training_sha256": record.training_sha256,
             "training_file": record.training_file,

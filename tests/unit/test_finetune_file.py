@@ -89,7 +89,7 @@ def test_an_oversize_example_is_refused(good: Path, tmp_path: Path) -> None:
 def test_too_few_examples_and_too_many_bytes_are_refused(good: Path, tmp_path: Path) -> None:
     few = tmp_path / "few.jsonl"
     few.write_text("\n".join(good.read_text().splitlines()[:9]) + "\n")
-    with pytest.raises(TrainingFileError, match="9 example.*at least 10"):
+    with pytest.raises(TrainingFileError, match=r"9 example.*at least 10"):
         check_file(few)
     with pytest.raises(TrainingFileError, match="over the 1000-byte limit"):
         check_file(good, limits=FileLimits(max_file_bytes=1000))
