@@ -19,6 +19,7 @@ from agents.extract.llm_schema import response_schema
 from agents.extract.prompts import prompt_version
 from autoclerk.registry import llm_params
 from feedback.datasets import SHIPPED_SROIE
+from feedback.export_manifest import manifest_path
 from feedback.finetune_file import FileLimits
 from feedback.finetune_jobs import Polling
 from infra.errors import FineTuneUnavailable
@@ -68,11 +69,6 @@ def polling(settings: Settings, *, timeout_s: float | None = None) -> Polling:
         retry_initial_s=min(f.poll_initial_s, 1.0),
         timeout_s=timeout_s,
     )
-
-
-def manifest_path(export: Path) -> Path:
-    """Where `feedback export` writes the manifest of `export`."""
-    return export.with_name(export.name + ".manifest.json")
 
 
 def read_manifest(export: Path, *, sha256: str) -> dict[str, Any]:
