@@ -12,6 +12,12 @@
     │   └── ReviewRefused      unknown task, duplicate or late completion
     └── WorkflowError          permanent: the graph could not run or resume this document
 
+    ModelRefError              permanent: a model ref (`extractor@champion`, `extractor/3`,
+    │                          `llm:MODEL[@URL]`) cannot be served; raised by commands and
+    │                          at worker start, never while a document is in flight
+    ├── UnknownModelRef        no such model, version or alias, or a malformed ref
+    └── ModelUnloadable        the version exists but this code cannot load it
+
 Retryable infrastructure failures (database down, broker unreachable) are not
 ours: they propagate as their library's exceptions and the stream edge retries.
 """
@@ -60,4 +66,16 @@ class ReviewRefused(InvalidEvent):
 
 
 class WorkflowError(AgentError):
+    pass
+
+
+class ModelRefError(Exception):
+    """A model ref names nothing servable; the message says which ref and why."""
+
+
+class UnknownModelRef(ModelRefError):
+    pass
+
+
+class ModelUnloadable(ModelRefError):
     pass
