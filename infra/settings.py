@@ -8,6 +8,7 @@ Nothing here is read at import time: call `Settings()` where the process starts.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -84,6 +85,11 @@ class LlmSettings(BaseModel):
     retry_batch: int = Field(
         default=20, ge=1, description="tasks re-extracted per round at most (the LLM's rate limit)"
     )
+    prices_per_mtok: dict[str, tuple[Decimal, Decimal]] = Field(
+        default_factory=dict,
+        description="USD per million (input, output) tokens by model, over the built-in table "
+        '(agents/extract/pricing.py), e.g. {"ft:gpt-4o-mini": ["0.30", "1.20"]}',
+    )
 
     @property
     def enabled(self) -> bool:
@@ -117,6 +123,21 @@ class ModelSettings(BaseModel):
     @property
     def cache(self) -> Path:
         return self.cache_dir or self.dir / "registry" / "cache"
+
+    shadow_ref: str | None = Field(
+        default=None,
+        description="a candidate extractor run beside the active one on live documents, never "
+        "deciding: a registry ref (extractor/3) or an LLM spec (llm:MODEL[@BASE_URL])",
+    )
+    shadow_share: float = Field(
+        default=0.1, ge=0, le=1, description="share of documents, chosen by document-id hash, shadowed"
+    )
+    shadow_budget_usd: float | None = Field(
+        default=None, ge=0, description="an LLM shadow stops once its stored cost reaches this; None: no cap"
+    )
+    shadow_timeout_s: float = Field(
+        default=30.0, gt=0, description="a shadow extraction taking longer is dropped (and counted)"
+    )
 
 
 SECRET_HELP = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
