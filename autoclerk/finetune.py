@@ -137,6 +137,7 @@ class RegistrySink:
 
     settings: Settings
     eval_data: Path | None = None
+    last: dict[str, Any] | None = None  # the headline figures of the last registration
 
     def register(self, record: JobRecord) -> str:
         s = self.settings
@@ -159,8 +160,6 @@ class RegistrySink:
             "hyperparameters": record.hyperparameters,
             "trained_tokens": record.trained_tokens,
         }
-        metrics = {
-            "side_by_side": headline(report, trained_tokens=record.trained_tokens),
-            "report": report,
-        }
+        self.last = headline(report, trained_tokens=record.trained_tokens)
+        metrics = {"side_by_side": self.last, "report": report}
         return register_version(settings=s, params=params, lineage=lineage, metrics=metrics)

@@ -63,17 +63,38 @@ def _wait(settings: Settings, job_id: str, *, timeout_s: float | None, eval_data
     from autoclerk.finetune import RETRY_ON, RegistrySink, open_runtime, polling
     from feedback.finetune_jobs import wait
 
+    sink = RegistrySink(settings=settings, eval_data=eval_data)
     with open_runtime(settings) as rt:
         record: JobRecord = wait(
             job_id=job_id,
             api=rt.api,
             store=rt.store,
-            sink=RegistrySink(settings=settings, eval_data=eval_data),
+            sink=sink,
             retry_on=RETRY_ON,
             polling=polling(settings, timeout_s=timeout_s),
             on_status=_show,
         )
+    if record.registered_version:
+        console.print(f"{record.job_id}: registered as candidate {record.registered_version}")
+    if sink.last:
+        _side_by_side(sink.last)
+    elif record.status not in TERMINAL:
+        console.print(f"{record.job_id}: still {record.status}; `finetune status --wait JOB` goes on")
     return record
+
+
+def _side_by_side(figures: dict[str, Any]) -> None:
+    where = f"the held-out split of {figures['dataset']} ({figures['documents']} documents)"
+    console.print(f"side by side on {where}:")
+    for role in ("baseline", "candidate"):
+        m = figures.get(role) or {}
+        acc, cost = m.get("document_accuracy"), m.get("cost_usd")
+        console.print(
+            f"  {role} {m.get('ref')}: document accuracy {'-' if acc is None else f'{acc:.3f}'}, "
+            f"{m.get('failures')} failure(s), {m.get('prompt_tokens')} prompt + {m.get('completion_tokens')} "
+            f"completion tokens, cost {'-' if cost is None else f'${cost:.4f}'}"
+        )
+    console.print("  per-field differences with 95% intervals: `autoclerk models list` (metrics.report)")
 
 
 @finetune_app.command("start")

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from autoclerk.cli import app as cli
+from feedback.datasets import load_labelled_jsonl
 from infra.settings import Settings
 from tests.finetune_support import BASE, answers, receipts, write_eval, write_training
 from tests.ft_server import FineTuningServer
@@ -28,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(training file, labelled held-out file): 40 receipts each way, 7 of them in the test split."""
+    """(training file, labelled held-out file): the same 40 receipts (the held-out file's
+    declared test split is what scores; the training file is split by content hash)."""
     folder = tmp_path_factory.mktemp("ftdata")
     docs = receipts(40)
     return write_training(folder / "export.jsonl", docs), write_eval(folder / "labelled.jsonl", docs)
@@ -37,8 +39,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 @pytest.fixture
 def server(files: tuple[Path, Path]) -> Iterator[FineTuningServer]:
     with FineTuningServer() as srv:
-        from feedback.datasets import load_labelled_jsonl
-
         srv.responder = answers(load_labelled_jsonl(files[1]))
         yield srv
 
@@ -60,7 +60,7 @@ def _env(
 
 
 def _run(args: list[str], env: dict) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, args, env=env, terminal_width=240)
+    result = CliRunner().invoke(cli, args, env={**env, "COLUMNS": "300"}, terminal_width=300)
     return result.exit_code, " ".join(result.output.split())  # rich wraps long paths
 
 
@@ -106,7 +106,9 @@ def test_a_job_runs_to_a_registered_candidate_scored_beside_the_base(
     assert side["baseline"]["ref"] == f"llm:{BASE}" and side["candidate"]["ref"].startswith("llm:ft:")
     # scripted: the base misreads every third vendor, the tuned model none
     assert side["candidate"]["document_accuracy"] > side["baseline"]["document_accuracy"]
-    assert side["candidate"]["prompt_tokens"] > 0 and side["documents"] == 7
+    held_out = [d for d in load_labelled_jsonl(files[1]) if d.split == "test"]
+    assert side["candidate"]["prompt_tokens"] > 0 and side["documents"] == len(held_out)
+    assert "document accuracy" in out  # the side-by-side table is printed
 
     code, out = _run(["finetune", "list"], env)
     assert code == 0 and job.id in out and version.ref in out
