@@ -138,6 +138,11 @@ def test_an_invalid_file_is_refused_before_any_upload(
     bad.write_text("\n".join([*rows[:4], line, *rows[4:]]) + "\n")
     code, out = _run(["finetune", "start", "--base", BASE, "--data", str(bad)], _env(server, tmp_path, files))
     assert code == 2 and f"refused before upload: {bad}:5:" in out and reason in out
+    code, out = _run(
+        ["finetune", "start", "--base", BASE, "--data", str(files[0]), "--validation", str(bad)],
+        _env(server, tmp_path, files),
+    )
+    assert code == 2 and f"{bad}:5:" in out  # a bad validation file is refused the same way
     few = tmp_path / "few.jsonl"
     few.write_text("\n".join(rows[:3]) + "\n")
     code, out = _run(["finetune", "start", "--base", BASE, "--data", str(few)], _env(server, tmp_path, files))
@@ -169,6 +174,8 @@ def test_cancel_stops_the_job_and_a_cancelled_job_registers_nothing(
     server.faults.append(500)  # the cancel meets a 500 first
     code, out = _run(["finetune", "cancel", job_id], env)
     assert code == 0 and f"{job_id}: cancelled" in out
+    code, out = _run(["finetune", "status", job_id, "--events", "5"], env)
+    assert code == 0 and "Created fine-tuning job" in out and out.endswith("Job cancelled")
     code, out = _run(["finetune", "status", job_id, "--wait"], env)
     assert code == 1 and "cancelled" in out and "nothing was registered" in out
     assert _candidates(env) == []
