@@ -233,10 +233,12 @@ class Registry:
         return self.get(version.ref)
 
     def local_artifacts(self, version: ModelVersion) -> Path:
-        """The version's artifact folder on this machine, fetched once into the cache."""
+        """The version's artifact folder on this machine, fetched once into the cache.
+        Cached by content hash, not number: a cache shared by registries on two
+        databases (tests, staging) never serves one's version 3 for the other's."""
         if version.artifact_uri is None:
             raise Unservable(f"{version.ref} has no artifact (an {version.flavour} version)")
-        dest = self._cache / version.name / str(version.version)
+        dest = self._cache_path(version)
         if not dest.is_dir():
             dest.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -321,9 +323,13 @@ class Registry:
         )
         return Move(name=name, previous=before, current=self.get(target.ref))
 
+    def _cache_path(self, version: ModelVersion) -> Path:
+        key = (version.artifact_sha256 or "")[:24] or f"v{version.version}"
+        return self._cache / version.name / key
+
     def forget_cache(self, version: ModelVersion) -> None:
-        """Drop the local copy (a test, or a corrupt cache); the next use fetches again."""
-        shutil.rmtree(self._cache / version.name / str(version.version), ignore_errors=True)
+        """Drop the local copy (a corrupt cache); the next use fetches again."""
+        shutil.rmtree(self._cache_path(version), ignore_errors=True)
 
 
 def _active_stack(events: list[RegistryEvent]) -> list[int]:
