@@ -151,9 +151,9 @@ class RegistrySink:
         lineage = {
             "source": "finetune",
             "finetune_job": record.job_id,
-            "trained_prompt_version": prompt_version(dict(trained_on), reasoning=False),
             "base_model": record.base_model,
             "training_sha256": record.training_sha256,
+            "trained_prompt_version": prompt_version(dict(trained_on), reasoning=False),
             "training_file": record.training_file,
             "validation_file": record.validation_file,
             "export_manifest": record.manifest,
@@ -161,5 +161,15 @@ class RegistrySink:
             "trained_tokens": record.trained_tokens,
         }
         self.last = headline(report, trained_tokens=record.trained_tokens)
-        metrics = {"side_by_side": self.last, "report": report}
+        candidate_figures, baseline = self.last.get("candidate", {}), self.last.get("baseline", {})
+        # flat figures first: listings show a version's first few metrics
+        metrics = {
+            "document_accuracy": candidate_figures.get("document_accuracy"),
+            "baseline_document_accuracy": baseline.get("document_accuracy"),
+            "cost_usd": candidate_figures.get("cost_usd"),
+            "trained_tokens": record.trained_tokens,
+            "held_out_documents": self.last["documents"],
+            "side_by_side": self.last,
+            "report": report,
+        }
         return register_version(settings=s, params=params, lineage=lineage, metrics=metrics)

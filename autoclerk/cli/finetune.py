@@ -94,7 +94,7 @@ def _side_by_side(figures: dict[str, Any]) -> None:
             f"{m.get('failures')} failure(s), {m.get('prompt_tokens')} prompt + {m.get('completion_tokens')} "
             f"completion tokens, cost {'-' if cost is None else f'${cost:.4f}'}"
         )
-    console.print("  per-field differences with 95% intervals: `autoclerk models list` (metrics.report)")
+    console.print("  per-field differences with 95% intervals are recorded on the version (metrics.report)")
 
 
 @finetune_app.command("start")

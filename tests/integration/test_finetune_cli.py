@@ -108,10 +108,15 @@ def test_a_job_runs_to_a_registered_candidate_scored_beside_the_base(
     assert side["candidate"]["document_accuracy"] > side["baseline"]["document_accuracy"]
     held_out = [d for d in load_labelled_jsonl(files[1]) if d.split == "test"]
     assert side["candidate"]["prompt_tokens"] > 0 and side["documents"] == len(held_out)
-    assert "document accuracy" in out  # the side-by-side table is printed
+    assert "document accuracy" in out  # the side-by-side figures are printed
+    assert version.metrics["document_accuracy"] == side["candidate"]["document_accuracy"]
+    assert version.metrics["baseline_document_accuracy"] == side["baseline"]["document_accuracy"]
+    assert version.metrics["report"]["comparisons"][0]["baseline"] == f"llm:{BASE}"
 
     code, out = _run(["finetune", "list"], env)
     assert code == 0 and job.id in out and version.ref in out
+    code, out = _run(["models", "list", "extractor"], env)  # the registry's listing shows it
+    assert code == 0 and "candidate" in out and "document_accuracy=1.0" in out and job.id in out
 
 
 @pytest.mark.parametrize(
