@@ -182,9 +182,16 @@ async def export_reviews(
         mapping = pii_map or pii_map_path(out)
         write_json(mapping, {"export": out.name, "placeholders": scrubber.mapping}, private=True)
     manifest = build_manifest(
-        export=out, fmt=fmt, documents=documents, written=written, duplicates=duplicates, skipped=skipped,
-        rounds=rounds, pii_map=mapping, placeholders=len(scrubber.mapping) if scrubber else 0,
-    )  # fmt: skip
+        export=out,
+        fmt=fmt,
+        documents=documents,
+        written=written,
+        duplicates=duplicates,
+        skipped=skipped,
+        rounds=rounds,
+        pii_map=mapping,
+        placeholders=len(scrubber.mapping) if scrubber else 0,
+    )
     write_json(manifest_path(out), manifest)
     return summarise(documents).model_copy(
         update={

@@ -162,14 +162,23 @@ def _merge(record: JobRecord, job: ProviderJob) -> JobRecord:
     )
 
 
-def refresh(
-    *, job_id: str, api: FineTuningApi, store: JobStore, retry_on: tuple[type[BaseException], ...] = (),
-    polling: Polling | None = None,
-) -> JobRecord:  # fmt: skip
-    """The row, updated with what the provider says now."""
+def _row(store: JobStore, job_id: str) -> JobRecord:
     record = store.get(job_id)
     if record is None:
         raise JobNotFound(f"no fine-tuning job {job_id!r} in this database (see `autoclerk finetune list`)")
+    return record
+
+
+def refresh(
+    *,
+    job_id: str,
+    api: FineTuningApi,
+    store: JobStore,
+    retry_on: tuple[type[BaseException], ...] = (),
+    polling: Polling | None = None,
+) -> JobRecord:
+    """The row, updated with what the provider says now."""
+    record = _row(store, job_id)
     if record.status in TERMINAL:
         return record
     job = _call(lambda: api.retrieve(job_id), retry_on=retry_on, polling=polling or Polling())
@@ -218,12 +227,14 @@ def wait(
 
 
 def cancel(
-    *, job_id: str, api: FineTuningApi, store: JobStore, retry_on: tuple[type[BaseException], ...] = (),
+    *,
+    job_id: str,
+    api: FineTuningApi,
+    store: JobStore,
+    retry_on: tuple[type[BaseException], ...] = (),
     polling: Polling | None = None,
-) -> JobRecord:  # fmt: skip
-    record = store.get(job_id)
-    if record is None:
-        raise JobNotFound(f"no fine-tuning job {job_id!r} in this database (see `autoclerk finetune list`)")
+) -> JobRecord:
+    record = _row(store, job_id)
     if record.status in TERMINAL:
         return record
     job = _call(lambda: api.cancel(job_id), retry_on=retry_on, polling=polling or Polling())

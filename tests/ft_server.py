@@ -215,10 +215,16 @@ class FineTuningServer(ScriptedLlmServer):
         if job is None:
             return _error(404, "not_found", "no such job")
         data = [
-            {"id": f"ev-{i}", "object": "fine_tuning.job.event", "created_at": int(at), "level": "info",
-             "message": text, "type": "message"}
+            {
+                "id": f"ev-{i}",
+                "object": "fine_tuning.job.event",
+                "created_at": int(at),
+                "level": "info",
+                "message": text,
+                "type": "message",
+            }
             for i, (at, text) in reversed(list(enumerate(job.events)))
-        ]  # fmt: skip
+        ]
         return JSONResponse({"object": "list", "data": data, "has_more": False})
 
 
