@@ -12,6 +12,12 @@
     │   └── ReviewRefused      unknown task, duplicate or late completion
     └── WorkflowError          permanent: the graph could not run or resume this document
 
+    ModelRefError              permanent: a model ref (`extractor@champion`, `extractor/3`,
+    │                          `llm:MODEL[@URL]`) cannot be served; raised by commands and
+    │                          at worker start, never while a document is in flight
+    ├── UnknownModelRef        no such model, version or alias, or a malformed ref
+    └── ModelUnloadable        the version exists but this code cannot load it
+
 Retryable infrastructure failures (database down, broker unreachable) are not
 ours: they propagate as their library's exceptions and the stream edge retries.
 """
@@ -63,6 +69,10 @@ class WorkflowError(AgentError):
     pass
 
 
+class ModelRefError(Exception):
+    """A model ref names nothing servable; the message says which ref and why."""
+
+
 class RegistryError(Exception):
     """Base of the model registry's refusals (agents/registry.py); the CLI prints the
     message and exits 2.
@@ -77,7 +87,7 @@ class RegistryError(Exception):
     """
 
 
-class UnknownModelRef(RegistryError):
+class UnknownModelRef(RegistryError, ModelRefError):  # both trees: the merge of registry and eval
     pass
 
 
@@ -98,4 +108,8 @@ class Unservable(PromotionRefused):
 
 
 class NoPreviousVersion(RegistryError):
+    pass
+
+
+class ModelUnloadable(ModelRefError):
     pass

@@ -449,6 +449,32 @@ class ReviewOpinionRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class FinetuneJobRow(SQLModel, table=True):
+    """One fine-tuning job at the provider, from upload to registered candidate. The job
+    id is the key: a restarted CLI resumes polling from this row, never from memory."""
+
+    __tablename__ = "finetune_jobs"
+
+    job_id: str = Field(primary_key=True, max_length=128)
+    base_model: str
+    suffix: str | None = None
+    training_file: str = Field(description="provider file id")
+    validation_file: str | None = None
+    training_sha256: str
+    manifest: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(
+        index=True, description="the provider's: validating_files … succeeded/failed/cancelled"
+    )
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    registered_version: str | None = Field(default=None, description="registry ref of the candidate")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class ModelVersionRow(SQLModel, table=True):
     """One registered version of a served model (schemas/registry.py)."""
 
