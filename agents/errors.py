@@ -10,7 +10,12 @@
     │   ├── UnreadableDocument PDF or base64 that cannot be parsed
     │   ├── ContentConflict    a known document_id with different content
     │   └── ReviewRefused      unknown task, duplicate or late completion
-    └── WorkflowError          permanent: the graph could not run or resume this document
+    ├── WorkflowError          permanent: the graph could not run or resume this document
+    └── ReplayError            a replay refused before it changed or published anything
+        ├── EmptySelection     no criterion, or no document matched
+        ├── OffsetsNotInLedger the ingest ledger has no such topic, partition or offsets
+        ├── CandidateUnavailable  a shadow candidate (extractor, rules, thresholds) cannot load
+        └── ReplayMismatch     an existing replay id asked for with another mode or selection
 
 Retryable infrastructure failures (database down, broker unreachable) are not
 ours: they propagate as their library's exceptions and the stream edge retries.
@@ -60,4 +65,24 @@ class ReviewRefused(InvalidEvent):
 
 
 class WorkflowError(AgentError):
+    pass
+
+
+class ReplayError(AgentError):
+    """A replay refused to start: the message says why; nothing was published."""
+
+
+class EmptySelection(ReplayError):
+    pass
+
+
+class OffsetsNotInLedger(ReplayError):
+    pass
+
+
+class CandidateUnavailable(ReplayError):
+    pass
+
+
+class ReplayMismatch(ReplayError):
     pass

@@ -37,6 +37,9 @@ class WorkflowState(TypedDict, total=False):
     """`ReviewCompleted` payload the human-review interrupt resumed with."""
     decision: dict[str, Any]
     """Final `DocumentDecided` payload."""
+    force_review: list[dict[str, Any]]
+    """`RuleReason`s that send the document to a person whatever else says (a live
+    replay of a reviewer's decision: a machine never overwrites it)."""
 
 
 ReferenceLookup = Callable[[Extraction, str], Awaitable[ReferenceFacts]]
