@@ -14,8 +14,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from schemas.document import Document
-from schemas.fields import DocumentKind
 from schemas.events import DocumentDecided, ReviewRequested
+from schemas.fields import DocumentKind
 from schemas.messages import Outgoing
 
 Mode = Literal["live", "shadow"]
@@ -51,6 +51,7 @@ class ReplayOptions(BaseModel):
     extractor: str | None = Field(default=None, description="shadow: candidate extractor ref")
     rules: str | None = Field(default=None, description="shadow: candidate rules directory")
     thresholds: str | None = Field(default=None, description="shadow: candidate thresholds file")
+    candidate: dict[str, str] = Field(default_factory=dict, description="shadow: the versions that ran")
 
 
 class ReplayTarget(BaseModel):

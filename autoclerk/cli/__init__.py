@@ -14,6 +14,7 @@ from autoclerk.cli.eval import eval_
 from autoclerk.cli.feedback import feedback_app
 from autoclerk.cli.models import models_app
 from autoclerk.cli.reference import reference_app
+from autoclerk.cli.replay import replay_app
 from autoclerk.cli.review import review_app
 from autoclerk.cli.routing import routing_app
 from autoclerk.cli.schemas import schemas_app
@@ -48,6 +49,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(routing_app, name="routing")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(models_app, name="models")
+app.add_typer(replay_app, name="replay")
 
 
 def main() -> None:

@@ -465,6 +465,8 @@ class ReplayItemRow(SQLModel, table=True):
     replay_id: str = Field(primary_key=True, foreign_key="replays.replay_id", max_length=64)
     document_id: str = Field(primary_key=True)
     seq: int = Field(description="order of selection")
-    result: str | None = Field(default=None, description="superseded | rerouted | unchanged | skipped:… | failed")
+    result: str | None = Field(
+        default=None, description="superseded | rerouted | unchanged | skipped:… | failed"
+    )
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     done_at: datetime | None = None
