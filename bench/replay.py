@@ -72,11 +72,11 @@ async def timed_replay(
 
 
 def changed_rules(src: Path, dst: Path) -> Path:
-    """A copy of the graphs where invoices without a vendor limit need approval above 5
-    instead of 10000: straight-through receipts move to review."""
+    """A copy of the graphs where every invoice above 5 needs approval, whatever the
+    vendor's limit: straight-through receipts move to review."""
     shutil.copytree(src, dst)
     graph = dst / "invoice_approval.json"
-    graph.write_text(graph.read_text().replace('"value": "10000"', '"value": "5"'))
+    graph.write_text(graph.read_text().replace('"> approval.threshold"', '"> 5"'))
     return dst
 
 

@@ -3,6 +3,7 @@ refusals exit 2 with the reason and write nothing; a shadow run writes its repor
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from pathlib import Path
@@ -55,11 +56,11 @@ def _count(url: str, table: type) -> int:
         engine.dispose()
 
 
-async def test_replay_cli_refuses_bad_input_and_writes_a_shadow_report(
+def test_replay_cli_refuses_bad_input_and_writes_a_shadow_report(
     trained_models: Path, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
-    await _ingest(url, ["10.00", "2000.00"])
+    asyncio.run(_ingest(url, ["10.00", "2000.00"]))  # the CLI runs its own event loop
     outbox = _count(url, OutboxRow)
     env = {
         "AUTOCLERK_MODELS__DIR": str(trained_models),
