@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
+from aiokafka.errors import KafkaError
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agents.errors import CandidateUnavailable, ReplayError
@@ -126,11 +127,16 @@ def describe(adapters: Adapters) -> dict[str, str]:
 
 @asynccontextmanager
 async def _producer(bootstrap: str, topics: Topics, partitions: int) -> AsyncIterator[Publish]:
+    from infra.errors import TopicCreationError
     from infra.kafka import ensure_topics, make_producer
 
-    await ensure_topics(bootstrap=bootstrap, names=topics.all(), partitions=partitions)
     producer = make_producer(bootstrap=bootstrap, client_id="autoclerk-replay")
-    await producer.start()
+    try:
+        await ensure_topics(bootstrap=bootstrap, names=topics.all(), partitions=partitions)
+        await producer.start()
+    except (KafkaError, OSError, TopicCreationError) as exc:
+        await producer.stop()
+        raise ReplayError(f"cannot reach the broker at {bootstrap!r}: {exc}") from exc
 
     async def publish(messages: Sequence[Outgoing]) -> None:
         sent = [await producer.send(m.topic, m.value, key=m.key) for m in messages]
@@ -154,7 +160,7 @@ async def run_replay(
 ) -> ReplayOutcome:
     """Plan (every refusal before any write), then run until done or `stop`.
     `database` and `adapters`: tests hand in their own; by default the settings'."""
-    if request.mode == "live" and settings.kafka.bootstrap is None:
+    if request.mode == "live" and not settings.kafka.bootstrap:
         raise ReplayError("a live replay publishes: set AUTOCLERK_KAFKA__BOOTSTRAP to the running broker")
     async with AsyncExitStack() as stack:
         if database is None:
@@ -194,6 +200,13 @@ async def _execute(
     options = found[2] if found else request.options
     used = candidate(settings, options, adapters) if request.mode == "shadow" else adapters
     options = options.model_copy(update={"candidate": describe(used)})
+    topics = Topics.with_prefix(settings.kafka.topic_prefix)
+    publish: Publish | None = None
+    if request.mode == "live":  # reach the broker before anything is written
+        assert settings.kafka.bootstrap
+        publish = await stack.enter_async_context(
+            _producer(settings.kafka.bootstrap, topics, settings.kafka.partitions)
+        )
     rid, _, options = await plan(
         store, mode=request.mode, selection=request.selection, options=options, replay_id=request.replay_id
     )
@@ -212,11 +225,7 @@ async def _execute(
         shadow = ShadowReplay(store=store, graph=graph, context=context, retryable=RETRYABLE)
         one = partial(shadow.one, replay_id=rid)
     else:
-        assert settings.kafka.bootstrap is not None
-        topics = Topics.with_prefix(settings.kafka.topic_prefix)
-        publish = await stack.enter_async_context(
-            _producer(settings.kafka.bootstrap, topics, settings.kafka.partitions)
-        )
+        assert publish is not None
         live = LiveReplay(
             store=store,
             graph=build_graph(checkpointer=db.checkpointer),

@@ -65,7 +65,7 @@ def test_replay_cli_refuses_bad_input_and_writes_a_shadow_report(
     env = {
         "AUTOCLERK_MODELS__DIR": str(trained_models),
         "AUTOCLERK_DB__URL": url,
-        "AUTOCLERK_KAFKA__BOOTSTRAP": "",
+        "AUTOCLERK_KAFKA__BOOTSTRAP": None,  # type: ignore[dict-item]
     }
     runner = CliRunner()
 
@@ -74,6 +74,10 @@ def test_replay_cli_refuses_bad_input_and_writes_a_shadow_report(
 
     refusals = [
         (run("live", "--kind", "invoice"), "AUTOCLERK_KAFKA__BOOTSTRAP"),
+        (
+            run("live", "--kind", "invoice", AUTOCLERK_KAFKA__BOOTSTRAP="127.0.0.1:9"),
+            "cannot reach the broker",
+        ),
         (run("shadow"), "say which documents"),
         (run("shadow", "--kind", "claim"), "no document matched"),
         (
