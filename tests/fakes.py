@@ -74,7 +74,9 @@ class FakeRules:
     `review_over` (when set), approves the rest; with `trace_bytes`, every result carries
     an engine-like trace of about that size. Other limits are another rules version."""
 
-    def __init__(self, *, trace_bytes: int = 0, limit: float = 1000, review_over: float | None = None) -> None:
+    def __init__(
+        self, *, trace_bytes: int = 0, limit: float = 1000, review_over: float | None = None
+    ) -> None:
         self.trace_bytes = trace_bytes
         self.limit, self.review_over = limit, review_over
         default = limit == 1000 and review_over is None

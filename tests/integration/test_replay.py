@@ -41,15 +41,16 @@ from schemas.events import DocumentReceived, Envelope, FieldCorrection, ReviewCo
 from schemas.fields import Extraction
 from schemas.messages import MessageMeta, Topics
 from schemas.replay import ReplayOptions, ReplaySelection
-from tests.faults.ledger import check_ledger
 from tests.fakes import FakeExtractor, FakeRules, FakeTriage
+from tests.faults.ledger import check_ledger
 
 BEFORE = FakeRules(limit=1000, review_over=700)  # over 1000 reject, over 700 review
 FIXED = FakeRules(limit=3000)  # the rule fix: up to 3000 approved
 
 
 def invoice(total: str, vendor: str = "ACME") -> str:
-    return f"vendor_name: {vendor}\ninvoice_number: {uuid.uuid4().hex[:8]}\nissue_date: 2024-01-02\ntotal: {total}"
+    number = uuid.uuid4().hex[:8]
+    return f"vendor_name: {vendor}\ninvoice_number: {number}\nissue_date: 2024-01-02\ntotal: {total}"
 
 
 @pytest.fixture(scope="module")
