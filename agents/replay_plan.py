@@ -35,7 +35,7 @@ async def _check_offsets(store: ReplayStore, sel: ReplaySelection) -> None:
         sel.from_offset if sel.from_offset is not None else low,
         sel.to_offset if sel.to_offset is not None else high,
     )
-    if asked[0] < low or asked[1] > high:
+    if not (low <= asked[0] <= high and low <= asked[1] <= high):
         raise OffsetsNotInLedger(
             f"the ingest ledger has offsets {low}..{high} of {where}; asked for {asked[0]}..{asked[1]}"
         )

@@ -387,6 +387,7 @@ async def test_bad_input_is_refused_before_anything_is_written(world: World, tmp
             "has offsets 0..0",
             {"topic": received, "partition": 0, "from_offset": 0, "to_offset": 9},
         ),
+        (OffsetsNotInLedger, "asked for 3..0", {"topic": received, "partition": 0, "from_offset": 3}),
     ]
     for error, message, selection in cases:
         with pytest.raises(error, match=message):
