@@ -7,6 +7,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from agents.replay_drive import DriveOptions, RateLimit, drive
 from agents.replay_shadow import build_report, compare
 from autoclerk.replay_report import as_html, as_json
@@ -30,22 +32,18 @@ def extraction(**values: str) -> dict[str, Any]:
     return {"fields": {k: {"value": v} for k, v in values.items()}, "notes": {"cost_usd": "0.002"}}
 
 
-async def test_rate_limit_spaces_starts_evenly() -> None:
-    now = [0.0]
+async def test_rate_limit_spaces_starts_evenly(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    limit = RateLimit(4.0, clock=lambda: now[0])
     original = asyncio.sleep
 
     async def fake_sleep(s: float) -> None:
         slept.append(s)
         await original(0)
 
-    asyncio.sleep = fake_sleep  # type: ignore[assignment]
-    try:
-        for _ in range(3):
-            await limit.wait()
-    finally:
-        asyncio.sleep = original  # type: ignore[assignment]
+    monkeypatch.setattr(asyncio, "sleep", fake_sleep)
+    limit = RateLimit(4.0, clock=lambda: 0.0)
+    for _ in range(3):
+        await limit.wait()
     assert slept == [0.25, 0.5]  # the clock stood still: each start waits its slot
 
 
