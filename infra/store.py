@@ -234,8 +234,17 @@ class SqlStore:
         v = extraction.value
         async with self._session() as s:
             if key := extraction.business_key():
-                q = select(BusinessKeyRow.document_id).where(
-                    col(BusinessKeyRow.key) == key, col(BusinessKeyRow.document_id) != document_id
+                # Only documents received before this one: a replay of the first of two
+                # duplicates must not find the second and change its own outcome.
+                mine = select(DocumentRow.received_at).where(col(DocumentRow.document_id) == document_id)
+                q = (
+                    select(BusinessKeyRow.document_id)
+                    .join(DocumentRow, col(DocumentRow.document_id) == col(BusinessKeyRow.document_id))
+                    .where(
+                        col(BusinessKeyRow.key) == key,
+                        col(BusinessKeyRow.document_id) != document_id,
+                        col(DocumentRow.received_at) <= mine.scalar_subquery(),
+                    )
                 )
                 facts["duplicate_of"] = (await s.execute(q.limit(1))).scalar()
             if extraction.kind == "claim" and (pn := v("policy_number")):
