@@ -198,6 +198,22 @@ class RoutingSettings(BaseModel):
     )
 
 
+class LogSettings(BaseModel):
+    format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object a line with document_id and correlation_id (for log shippers)",
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class OtelSettings(BaseModel):
+    endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; None: no tracing",
+    )
+    service_name: str = "autoclerk"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOCLERK_", env_nested_delimiter="__", extra="ignore")
 
@@ -208,6 +224,8 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     routing: RoutingSettings = RoutingSettings()
     limits: LimitSettings = LimitSettings()
+    log: LogSettings = LogSettings()
+    otel: OtelSettings = OtelSettings()
     rules_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "rules" / "graphs",
         description="folder of JDM decision graphs",

@@ -26,13 +26,14 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from agents.routing import RoutingPolicy
 from infra.settings import SECRET_HELP, Settings, check_secret_key
-from review import admin, api, api_scopes, docs, pages
+from review import admin, api, api_scopes, docs, ops, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates, url_part
 from review.errors import Invalid, InvalidValue, NotAuthenticated, ReviewError, Throttled
 from review.http_errors import install_openapi, problems_of, summary, validation_error
 from review.http_guard import RequestGuard
 from review.login import LoginPolicy
+from review.ops import ReviewOps
 from review.pdf_pages import PageRenderer, RenderLimits
 from review.publish import Publisher
 from review.scopes import ScopePolicy
@@ -41,6 +42,7 @@ from schemas.messages import Topics
 from schemas.reasons import reason_label
 
 log = logging.getLogger(__name__)
+OPS_PATHS = {"/metrics", "/readyz", "/healthz"}  # machines call them: errors as JSON, never a redirect
 HERE = Path(__file__).resolve().parent
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -49,7 +51,7 @@ CSP = (
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith("/api/") or request.url.path in OPS_PATHS
 
 
 async def _review_error(request: Request, exc: Exception) -> Response:
@@ -118,11 +120,13 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     routing: RoutingPolicy | None = None,
     ephemeral_secret: bool = False,
+    bootstrap: str | None = None,
 ) -> FastAPI:
     """`routing`: the workers' routing policy (fitted thresholds), whose per-field
     thresholds flag low confidence; without one, the configured default threshold.
     `ephemeral_secret`: only the embedded demo (`autoclerk run`) may start without
-    review.secret_key, on a random key of its own."""
+    review.secret_key, on a random key of its own. `bootstrap`: the broker `/readyz`
+    checks (default: kafka.bootstrap)."""
     key = _session_key(settings, ephemeral=ephemeral_secret)
 
     if routing is None:
@@ -167,6 +171,7 @@ def create_app(
             concurrency=settings.review.render_concurrency,
         ),
     )
+    app.state.ops = ReviewOps(engine=engine, bootstrap=bootstrap or settings.kafka.bootstrap, clock=clock)
     # Inside the session middleware (it authenticates API writes before reading them).
     app.add_middleware(RequestGuard, max_body_bytes=settings.review.max_body_bytes)
     app.add_middleware(
@@ -186,5 +191,6 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(docs.router)
     app.include_router(pages.router)
+    app.include_router(ops.router)
     install_openapi(app)
     return app
