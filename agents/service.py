@@ -7,6 +7,7 @@ every store write is keyed so that a redelivery re-announces instead of redoing.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,6 +47,8 @@ from schemas.events import (
 )
 from schemas.messages import MessageMeta, Outgoing, Topics
 from schemas.verdicts import RouteDecision
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ class DocumentService:
                 document_id=document_id, state=result, decision=decided, message=msg
             )
         count_document(kind=decided.kind, outcome=decided.outcome)
+        log.info("decided %s straight through", decided.outcome)  # ids come from the log context
         return out
 
     async def _request_review(
@@ -209,6 +213,7 @@ class DocumentService:
                 document_id=doc.document_id, state=result, task=task, message=msg
             )
         count_document(kind=doc.kind, outcome="review")
+        log.info("sent to review: %s", ", ".join(r.code for r in routed.reasons))
         return saved
 
     async def _review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:

@@ -36,10 +36,14 @@ class DocumentContext(logging.Filter):
         return True
 
 
-class _JsonContext(DocumentContext):
+class _JsonContext(logging.Filter):
+    """The ids as fields of their own, only on lines about a document."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        super().filter(record)
-        del record.__dict__["context"]  # the ids are fields of their own in JSON
+        doc = document_id_var.get()
+        if doc is not None:
+            record.document_id = doc
+            record.correlation_id = correlation_id_var.get()
         return True
 
 

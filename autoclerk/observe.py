@@ -32,6 +32,7 @@ from infra.settings import Settings
 __all__ = ["ConsumerLag", "build_telemetry", "install_worker_pages", "readiness"]
 
 log = logging.getLogger(__name__)
+_TEXT_FORMAT = CONTENT_TYPE_LATEST.rsplit("; charset", 1)[0]
 
 Check = Callable[[], Awaitable[str | None]]
 """Returns None when ready, else the reason."""
@@ -143,7 +144,8 @@ def install_worker_pages(
 
     async def metrics(self: Any, request: Any) -> Any:
         await backlog.refresh(engine)
-        return self.bytes(generate_latest(telemetry.registry), content_type=CONTENT_TYPE_LATEST)
+        # aiohttp takes the charset apart from the type (prometheus' text format is UTF-8)
+        return self.bytes(generate_latest(telemetry.registry), content_type=_TEXT_FORMAT)
 
     app.page("/readyz")(readyz)
     app.page("/metrics")(metrics)
