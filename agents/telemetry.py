@@ -57,6 +57,7 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
 document_id_var: ContextVar[str | None] = ContextVar("autoclerk_document_id", default=None)
 correlation_id_var: ContextVar[str | None] = ContextVar("autoclerk_correlation_id", default=None)
+_root_span: ContextVar[Any] = ContextVar("autoclerk_root_span", default=None)
 
 
 class Telemetry:
@@ -162,23 +163,27 @@ def stage(name: str) -> Iterator[None]:
             t.stage_seconds.labels(name).observe(perf_counter() - start)
 
 
-def document_span(name: str, **attributes: str | int) -> AbstractContextManager[Any]:
+@contextmanager
+def document_span(name: str, **attributes: str | int) -> Iterator[None]:
     """The root span of one message's processing (stages are its children)."""
     t = _active
     if t is None or t.tracer is None:
-        return nullcontext()
-    return t.tracer.start_as_current_span(name, attributes=attributes)
+        yield
+        return
+    with t.tracer.start_as_current_span(name, attributes=attributes) as span:
+        token = _root_span.set(span)
+        try:
+            yield
+        finally:
+            _root_span.reset(token)
 
 
 def bind_document(*, document_id: str, correlation_id: str | None) -> None:
-    """Name the document this task is processing, for its log lines and its span."""
+    """Name the document this task is processing, for its log lines and its trace."""
     document_id_var.set(document_id)
     correlation_id_var.set(correlation_id)
-    t = _active
-    if t is not None and t.tracer is not None:
-        from opentelemetry import trace  # the API only; present whenever a tracer is
-
-        span = trace.get_current_span()
+    span = _root_span.get()
+    if span is not None:
         span.set_attribute("autoclerk.document_id", document_id)
         if correlation_id:
             span.set_attribute("autoclerk.correlation_id", correlation_id)
