@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import faust
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,7 +29,14 @@ from agents.telemetry import Telemetry
 from infra.probes import broker_problem, database_problem, outbox_backlog
 from infra.settings import Settings
 
-__all__ = ["ConsumerLag", "build_telemetry", "install_worker_pages", "readiness"]
+__all__ = [
+    "BacklogGauge",
+    "ConsumerLag",
+    "add_worker_metrics",
+    "build_telemetry",
+    "install_worker_pages",
+    "readiness",
+]
 
 log = logging.getLogger(__name__)
 _TEXT_FORMAT = CONTENT_TYPE_LATEST.rsplit("; charset", 1)[0]
@@ -115,8 +122,7 @@ def install_worker_pages(
     its engine: a readiness probe thereby loads the models before traffic arrives, and
     reports a runtime that cannot open as not ready, with the reason.
     """
-    telemetry.registry.register(ConsumerLag(app))
-    backlog = _BacklogGauge(telemetry)
+    backlog = add_worker_metrics(telemetry, app)
 
     async def runtime_problem() -> str | None:
         try:
@@ -151,10 +157,14 @@ def install_worker_pages(
     app.page("/metrics")(metrics)
 
 
-class _BacklogGauge:
-    def __init__(self, telemetry: Telemetry) -> None:
-        from prometheus_client import Gauge
+def add_worker_metrics(telemetry: Telemetry, app: faust.App) -> BacklogGauge:
+    """The gauges only a worker reads: consumer lag (from `app`) and the outbox backlog."""
+    telemetry.registry.register(ConsumerLag(app))
+    return BacklogGauge(telemetry)
 
+
+class BacklogGauge:
+    def __init__(self, telemetry: Telemetry) -> None:
         self._gauge = Gauge(
             "autoclerk_outbox_backlog",
             "Outbox messages neither published nor failed (-1: the database did not answer)",

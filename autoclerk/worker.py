@@ -148,6 +148,7 @@ def run_worker_process(settings: Settings, *, models: dict[str, Path] | None = N
         retryable=(RetryableError, *RETRYABLE),
         retry=RetryPolicy(give_up_after_s=settings.kafka.retry_for_s),
         web_port=settings.kafka.health_port,
+        web_host=settings.kafka.health_host,
         epoch=epoch,
         max_message_bytes=settings.kafka.max_message_bytes,
         max_event_bytes=settings.kafka.max_event_bytes,

@@ -36,7 +36,14 @@ class KafkaSettings(BaseModel):
         "with its partition paused before the worker gives up and exits for a restart",
     )
     health_port: int | None = Field(
-        default=None, ge=1, le=65535, description="worker GET /healthz on 127.0.0.1; None: no web server"
+        default=None,
+        ge=1,
+        le=65535,
+        description="worker GET /healthz, /readyz and /metrics; None: no web server",
+    )
+    health_host: str = Field(
+        default="127.0.0.1",
+        description="address the worker's web server binds; 0.0.0.0 only inside a container or pod",
     )
     embedded_storage: Literal["durable", "memory"] = Field(
         default="durable",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from autoclerk.cli import run as run_cmds
+from autoclerk.cli.db import db_app
 from autoclerk.cli.eval import eval_
 from autoclerk.cli.feedback import feedback_app
 from autoclerk.cli.models import models_app
@@ -48,6 +49,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(routing_app, name="routing")
 app.add_typer(feedback_app, name="feedback")
 app.add_typer(models_app, name="models")
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:
