@@ -39,6 +39,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from threadpoolctl import threadpool_limits
 
+from autoclerk.bootstrap import open_database
 from autoclerk.publish import publish_events
 from autoclerk.reference import load_shipped_reference
 from autoclerk.samples import received_event, sample_documents
@@ -46,7 +47,7 @@ from autoclerk.summary import collect_summary
 from autoclerk.supervise import Supervisor
 from feedback.models import ensure_models
 from infra.broker import EmbeddedBroker
-from infra.db.engine import make_engine, migrate
+from infra.db.engine import make_engine
 from infra.kafka import ensure_topics
 from infra.process import die_with_parent
 from infra.settings import Settings
@@ -68,6 +69,13 @@ def fresh_database(server_url: str) -> Iterator[str]:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+async def prepare_database(db_url: str) -> None:
+    """What `autoclerk db migrate` does before a deployment's workers start: the schema and
+    the checkpointer's tables, once (workers racing to create them can deadlock)."""
+    async with open_database(db_url):
+        pass
 
 
 def free_port() -> int:
@@ -130,7 +138,7 @@ async def one_config(
     events = [received_event(d) for d in docs]
     await ensure_topics(bootstrap=bootstrap, names=topics.all(), partitions=partitions)
     with fresh_database(PG_URL) as db_url:
-        migrate(db_url)
+        await prepare_database(db_url)
         engine = make_engine(db_url)
         load_shipped_reference(engine=engine, data_dir=settings.data_dir)
         engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Annotated
 
@@ -20,12 +21,21 @@ def migrate_cmd(
         bool, typer.Option(help="also train the served models that models.dir lacks (once, not per worker)")
     ] = False,
 ) -> None:
-    """Bring the database to the current schema (Alembic); safe to run again."""
-    from infra.db.engine import migrate
+    """Bring the database to the current schema (Alembic) and create the workflow
+    checkpointer's tables; safe to run again."""
+    from autoclerk.bootstrap import open_database
+
+    async def prepare() -> None:
+        # Opening the database migrates it and sets up LangGraph's checkpoint tables.
+        # Done here once: workers starting together on a fresh PostgreSQL database
+        # otherwise race in the checkpointer's own migrations (a deadlock, seen in
+        # bench/scale_out.py; the losing worker exits 1 and is restarted).
+        async with open_database(settings.db.url):
+            pass
 
     settings = Settings()
     try:
-        migrate(settings.db.url)
+        asyncio.run(prepare())
     except Exception as exc:  # the deployment's job log is where an operator reads this
         console.print(f"[red]migration failed: {type(exc).__name__}: {exc}")
         raise typer.Exit(1) from exc

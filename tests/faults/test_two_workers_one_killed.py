@@ -13,14 +13,21 @@ from pathlib import Path
 
 import pytest
 
+from autoclerk.bootstrap import open_database
 from autoclerk.publish import publish_events
 from autoclerk.samples import received_event
 from infra.broker import EmbeddedBroker
-from infra.db.engine import migrate
 from infra.kafka import ensure_topics
 from schemas.messages import Topics
 from tests.faults.ledger import check_ledger
 from tests.support import outcome_counts, small_corpus, spawn_worker, wait_until, worker_env
+
+
+async def prepare_database(db_url: str) -> None:
+    """As `autoclerk db migrate` does before workers start: schema and checkpointer tables
+    once (two workers creating the checkpointer's tables at once can deadlock)."""
+    async with open_database(db_url):
+        pass
 
 
 @pytest.mark.parametrize("fault_db", ["postgres"], indirect=True)
@@ -33,7 +40,7 @@ def test_a_killed_worker_s_partitions_move_to_the_survivor(
     prefix = f"pair-{uuid.uuid4().hex[:8]}"
     topics = Topics.with_prefix(prefix)
     logs = [tmp_path / "worker-0.log", tmp_path / "worker-1.log"]
-    migrate(fault_db)
+    asyncio.run(prepare_database(fault_db))  # as `autoclerk db migrate` does before workers start
     with EmbeddedBroker() as broker:
         asyncio.run(ensure_topics(bootstrap=broker.bootstrap, names=topics.all(), partitions=4))
         env = worker_env(
