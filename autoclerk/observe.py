@@ -62,21 +62,29 @@ class ConsumerLag(Collector):
         self._app = app
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily(
+        lag = GaugeMetricFamily(
             "autoclerk_consumer_lag",
-            "Messages behind the partition's end (high watermark minus committed offset)",
+            "Messages behind the partition's end (high watermark minus committed offset); "
+            "a partition appears once a fetch has reported its high watermark",
             labels=["topic", "partition"],
         )
-        for topic, partition, lag in self._lags():
-            family.add_metric([topic, str(partition)], lag)
-        yield family
+        owned = GaugeMetricFamily(
+            "autoclerk_assigned_partitions", "Partitions this worker owns in its group", labels=["topic"]
+        )
+        assigned, lags = self._read()
+        for topic in sorted({tp.topic for tp in assigned}):
+            owned.add_metric([topic], sum(1 for tp in assigned if tp.topic == topic))
+        for topic, partition, behind in lags:
+            lag.add_metric([topic, str(partition)], behind)
+        yield lag
+        yield owned
 
-    def _lags(self) -> list[tuple[str, int, float]]:
+    def _read(self) -> tuple[set[Any], list[tuple[str, int, float]]]:
         try:
             consumer = self._app.consumer
-            assigned = consumer.assignment()
+            assigned = set(consumer.assignment())
         except Exception:  # not started, or rebalancing: nothing assigned to report
-            return []
+            return set(), []
         # faust keeps the group's committed offsets per partition; no public accessor.
         committed: dict[Any, int | None] = getattr(consumer, "_committed_offset", {})
         out = []
@@ -85,11 +93,11 @@ class ConsumerLag(Collector):
                 high = consumer.highwater(tp)
             except Exception:
                 continue
-            if high is None:
+            if high is None:  # no fetch has answered for it yet
                 continue
             done = committed.get(tp)
             out.append((tp.topic, tp.partition, float(max(0, high - (done or 0)))))
-        return out
+        return assigned, out
 
 
 def readiness(checks: dict[str, Check]) -> Callable[[], Awaitable[tuple[bool, dict[str, str]]]]:

@@ -6,7 +6,7 @@ Per configuration: a fresh PostgreSQL database (on --pg-url's server), a fresh t
 prefix on one embedded broker, W workers kept alive by the same `Supervisor` that
 `autoclerk run` uses (a killed worker is restarted after its 1 s backoff). The clock
 starts once every worker reports a partition assigned on its own /metrics
-(`autoclerk_consumer_lag`), so start-up and the first rebalances are not counted. When
+(`autoclerk_assigned_partitions`), so start-up and the first rebalances are not counted. When
 a third of the documents have an outcome, one worker is SIGKILLed; its partitions move
 to the others (and back when it restarts) and its unacknowledged messages are
 delivered again. At the end every published message must have exactly one outcome
@@ -108,7 +108,8 @@ def scrape(port: int) -> dict[str, list[tuple[dict[str, str], float]]]:
 
 
 def assigned(port: int, topic: str) -> int:
-    return sum(1 for labels, _ in scrape(port).get("autoclerk_consumer_lag", []) if labels["topic"] == topic)
+    owned = scrape(port).get("autoclerk_assigned_partitions", [])
+    return int(sum(v for labels, v in owned if labels["topic"] == topic))
 
 
 def outcomes(db_url: str) -> int:
@@ -158,7 +159,7 @@ async def one_config(
         try:
             await wait(
                 lambda: all(assigned(port, topics.received) > 0 for port in ports.values()),
-                timeout_s=300,
+                timeout_s=600,
                 what="every worker to own a partition",
                 supervisor=supervisor,
             )
