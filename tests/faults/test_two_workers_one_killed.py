@@ -30,12 +30,15 @@ async def prepare_database(db_url: str) -> None:
         pass
 
 
+# Over the suite's 300 s only when run alone on a loaded machine: the session's model
+# training (trained_models) counts against the first test that asks for it.
+@pytest.mark.timeout(480)
 @pytest.mark.parametrize("fault_db", ["postgres"], indirect=True)
 def test_a_killed_worker_s_partitions_move_to_the_survivor(
     tmp_path: Path, trained_models: Path, fault_db: str
 ) -> None:
     train, test = small_corpus()
-    docs = (test + train)[:60]
+    docs = (test + train)[:48]
     events = [received_event(d) for d in docs]
     prefix = f"pair-{uuid.uuid4().hex[:8]}"
     topics = Topics.with_prefix(prefix)
