@@ -13,6 +13,7 @@ from langgraph.types import interrupt
 from agents.routing import route as route_policy
 from agents.selectors import unverified_selectors
 from agents.state import WorkflowContext, WorkflowState
+from agents.telemetry import observe_extraction, stage
 from schemas.document import Document
 from schemas.events import DocumentDecided, ReviewCompleted
 from schemas.fields import ExtractedField, Extraction
@@ -28,30 +29,35 @@ def _document(state: WorkflowState) -> Document:
 
 
 async def triage(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
-    result = await runtime.context.triage.classify(_document(state))
+    with stage("triage"):
+        result = await runtime.context.triage.classify(_document(state))
     return {"triage": result.model_dump(mode="json")}
 
 
 async def extract(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
-    result = await runtime.context.extractor.extract(_document(state))
+    with stage("extract"):
+        result = await runtime.context.extractor.extract(_document(state))
+    observe_extraction(result)
     return {"extraction": result.model_dump(mode="json")}
 
 
 async def lookup(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     extraction = Extraction.model_validate(state["extraction"])
-    facts = await runtime.context.reference(extraction, _document(state).document_id)
+    with stage("lookup"):
+        facts = await runtime.context.reference(extraction, _document(state).document_id)
     return {"reference": facts.model_dump(mode="json")}
 
 
 async def rules(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     ctx = runtime.context
-    result = ctx.rules.evaluate(
-        document=_document(state),
-        extraction=Extraction.model_validate(state["extraction"]),
-        triage=TriageResult.model_validate(state["triage"]),
-        reference=ReferenceFacts.model_validate(state["reference"]),
-        now=ctx.clock(),
-    )
+    with stage("rules"):
+        result = ctx.rules.evaluate(
+            document=_document(state),
+            extraction=Extraction.model_validate(state["extraction"]),
+            triage=TriageResult.model_validate(state["triage"]),
+            reference=ReferenceFacts.model_validate(state["reference"]),
+            now=ctx.clock(),
+        )
     return {"rules": result.model_dump(mode="json")}
 
 

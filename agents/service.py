@@ -7,6 +7,7 @@ every store write is keyed so that a redelivery re-announces instead of redoing.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,6 +36,7 @@ from agents.outgoing import (
 from agents.ports import DocumentStore
 from agents.routing import review_due
 from agents.state import WorkflowContext
+from agents.telemetry import bind_document, count_dead_letter, count_document, count_review, stage
 from schemas.events import (
     CorrectionRecorded,
     DocumentDecided,
@@ -45,6 +47,8 @@ from schemas.events import (
 )
 from schemas.messages import MessageMeta, Outgoing, Topics
 from schemas.verdicts import RouteDecision
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,17 +125,21 @@ class DocumentService:
         await self._store.mark_undeliverable(outbox_ids=outbox_ids, reason=reason)
 
     async def _received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
-        env = decode_envelope(
-            raw,
-            payload=DocumentReceived,
-            event_type="document.received",
-            max_bytes=self._cfg.max_event_bytes,
-        )
-        document = parse_document(env.payload, parse_pdf=self._parse_pdf, limits=self._cfg.limits)
-        admission = await self._store.admit(meta=meta, raw=raw, envelope=env, document=document)
+        with stage("decode"):
+            env = decode_envelope(
+                raw,
+                payload=DocumentReceived,
+                event_type="document.received",
+                max_bytes=self._cfg.max_event_bytes,
+            )
+            correlation = env.correlation_id or env.event_id
+            bind_document(document_id=env.payload.document_id, correlation_id=correlation)
+            document = parse_document(env.payload, parse_pdf=self._parse_pdf, limits=self._cfg.limits)
+            admission = await self._store.admit(meta=meta, raw=raw, envelope=env, document=document)
         if admission.status == "conflict":
             raise ContentConflict(admission.detail)
         if admission.status in ("done", "duplicate"):
+            count_document(kind=document.kind, outcome="duplicate")
             return admission.pending
         ctx = self._ctx  # this document's models, whatever a promotion swaps in meanwhile
         state = {
@@ -140,7 +148,6 @@ class DocumentService:
             "model_refs": dict(ctx.model_refs),
         }
         result = await self._run(state, thread=document.document_id, context=ctx)
-        correlation = env.correlation_id or env.event_id
         if "__interrupt__" in result:
             return await self._request_review(result, env=env, correlation=correlation)
         return await self._decide(result, document_id=document.document_id, correlation=correlation)
@@ -172,9 +179,13 @@ class DocumentService:
             payload=decided,
         )
         msg = self._fit(self._cfg.topics.decided, document_id, env, decision_parts(document_id=document_id))
-        return await self._store.save_decision(
-            document_id=document_id, state=result, decision=decided, message=msg
-        )
+        with stage("store"):
+            out = await self._store.save_decision(
+                document_id=document_id, state=result, decision=decided, message=msg
+            )
+        count_document(kind=decided.kind, outcome=decided.outcome)
+        log.info("decided %s straight through", decided.outcome)  # ids come from the log context
+        return out
 
     async def _request_review(
         self,
@@ -206,9 +217,13 @@ class DocumentService:
             payload=review_summary(task),
         )
         msg = self._fit(self._cfg.topics.review_requested, doc.document_id, out, review_parts(task))
-        return await self._store.save_review_task(
-            document_id=doc.document_id, state=result, task=task, message=msg
-        )
+        with stage("store"):
+            saved = await self._store.save_review_task(
+                document_id=doc.document_id, state=result, task=task, message=msg
+            )
+        count_document(kind=doc.kind, outcome="review")
+        log.info("sent to review: %s", ", ".join(r.code for r in routed.reasons))
+        return saved
 
     async def _review_completed(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         env = decode_envelope(
@@ -246,6 +261,7 @@ class DocumentService:
         )
         if done is None:
             raise ReviewRefused(f"task {review.task_id} was completed concurrently; refused")
+        count_review(kind=decided.kind, outcome=decided.outcome)
         return done
 
     def _completion_messages(
@@ -290,6 +306,7 @@ class DocumentService:
         """Record `raw` as a dead letter (database + outbox) and return the message."""
         # A reason can quote input: keep it storable (no NUL, no lone surrogates).
         reason = reason.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:2000]
+        count_dead_letter(error_type=error_type)
         msg = dead_letter_message(
             raw=raw,
             meta=meta,

@@ -44,7 +44,10 @@ def _reset_sqlite(url: str) -> None:
             Path(u.database + suffix).unlink(missing_ok=True)
 
 
-def spawn_worker(*, settings: Settings, bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
+def spawn_worker(
+    *, settings: Settings, bootstrap: str, log_path: Path, health_port: int | None = None
+) -> subprocess.Popen[bytes]:
+    """`health_port`: this worker's /healthz, /readyz and /metrics (one port per process)."""
     env = {
         **os.environ,
         "AUTOCLERK_KAFKA__BOOTSTRAP": bootstrap,
@@ -52,6 +55,8 @@ def spawn_worker(*, settings: Settings, bootstrap: str, log_path: Path) -> subpr
         "AUTOCLERK_DB__URL": settings.db.url,
         "AUTOCLERK_MODELS__DIR": str(settings.models.dir),
     }
+    if health_port is not None:
+        env["AUTOCLERK_KAFKA__HEALTH_PORT"] = str(health_port)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         return subprocess.Popen(
@@ -62,6 +67,11 @@ def spawn_worker(*, settings: Settings, bootstrap: str, log_path: Path) -> subpr
             # SIGTERM, not SIGKILL: a worker whose parent died still stops cleanly.
             preexec_fn=die_with_parent(signal.SIGTERM),
         )
+
+
+def worker_ports(base: int | None, log_paths: list[Path]) -> dict[Path, int]:
+    """Worker i serves on `base + i`: each process has its own metrics (autoclerk.observe)."""
+    return {} if base is None else {path: base + i for i, path in enumerate(log_paths)}
 
 
 async def wait_for_outcomes(
@@ -156,15 +166,22 @@ async def demo_run(
             console.print(f"[bold red]{warning}[/bold red]")
         # One process per core: extraction is CPU-bound, and the consumer group
         # spreads the partitions over the processes.
+        log_paths = [Path(f"var/logs/worker-{i}.log") for i in range(n_workers)]
+        ports = worker_ports(settings.kafka.health_port, log_paths)
         supervisor = Supervisor(
-            spawn=lambda log_path: spawn_worker(settings=settings, bootstrap=bootstrap, log_path=log_path),
-            log_paths=[Path(f"var/logs/worker-{i}.log") for i in range(n_workers)],
+            spawn=lambda log_path: spawn_worker(
+                settings=settings, bootstrap=bootstrap, log_path=log_path, health_port=ports.get(log_path)
+            ),
+            log_paths=log_paths,
             say=lambda line: console.print(f"[yellow]{line}[/yellow]"),
         )
         stack.callback(supervisor.stop)
         console.print(
             f"{n_workers} worker process(es): {', '.join(map(str, supervisor.pids))}; logs in var/logs/"
         )
+        if ports:
+            urls = ", ".join(f"http://127.0.0.1:{p}/metrics" for p in ports.values())
+            console.print(f"worker metrics: {urls} (/healthz, /readyz beside them)")
         sent = await publish_events(
             bootstrap=bootstrap, topic=topics.received, events=(received_event(d) for d in docs)
         )

@@ -39,6 +39,7 @@ async def serve_review(*, settings: Settings, bootstrap: str, console: Console) 
         publisher=KafkaPublisher(bootstrap=bootstrap),
         routing=routing_policy(settings),
         ephemeral_secret=True,
+        bootstrap=bootstrap,
     )
     host, port = settings.review.host, settings.review.port
     console.print(f"\n[bold]review UI:[/bold] http://{host}:{port}/   (API docs at /api/docs)")

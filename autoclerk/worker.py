@@ -17,9 +17,13 @@ from pathlib import Path
 
 from mode import Service
 from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from agents.telemetry import install as install_telemetry
 from autoclerk.bootstrap import RETRYABLE, Runtime, open_database, open_runtime
 from autoclerk.epoch import EpochWatch, learn_epoch_sync, reset_report, shout
+from autoclerk.logs import configure_logging, logging_config
+from autoclerk.observe import build_telemetry, install_worker_pages
 from autoclerk.retry_loop import LlmRetryLoop
 from infra.broker import EmbeddedBroker
 from infra.kafka import ensure_topics
@@ -59,6 +63,9 @@ class RuntimeProcessor:
 
     async def runtime(self) -> Runtime:
         return await self._rt()
+
+    async def engine(self) -> AsyncEngine:
+        return (await self._rt()).database.engine
 
     async def on_received(self, *, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         return await (await self._rt()).service.on_received(raw=raw, meta=meta)
@@ -128,10 +135,6 @@ async def _preflight(settings: Settings) -> None:
         pass
 
 
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-
-
 def consumer_group(prefix: str, epoch: str) -> str:
     """One consumer group per broker incarnation. A broker that came back empty numbers
     its messages from 0 again, and the offsets a group committed there are not to be
@@ -145,7 +148,9 @@ def consumer_group(prefix: str, epoch: str) -> str:
 def run_worker_process(settings: Settings) -> int:
     """Consume until stopped, serving the registry's active models."""
     assert settings.kafka.bootstrap is not None
-    configure_logging()
+    configure_logging(settings.log)
+    telemetry = build_telemetry(settings)
+    install_telemetry(telemetry)
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
     asyncio.run(
         ensure_topics(
@@ -168,10 +173,15 @@ def run_worker_process(settings: Settings) -> int:
         retryable=(RetryableError, *RETRYABLE),
         retry=RetryPolicy(give_up_after_s=settings.kafka.retry_for_s),
         web_port=settings.kafka.health_port,
+        web_host=settings.kafka.health_host,
         epoch=epoch,
         max_message_bytes=settings.kafka.max_message_bytes,
         max_event_bytes=settings.kafka.max_event_bytes,
     )
+    if settings.kafka.health_port is not None:
+        install_worker_pages(
+            app, telemetry=telemetry, bootstrap=settings.kafka.bootstrap, engine=processor.engine
+        )
     watch = EpochWatch(bootstrap=settings.kafka.bootstrap, prefix=settings.kafka.topic_prefix, epoch=epoch)
     services: list[Service] = [
         _Closer(processor),
@@ -188,7 +198,9 @@ def run_worker_process(settings: Settings) -> int:
                 interval_s=settings.llm.retry_interval_s,
             )
         )
-    return run_worker(app=app, loglevel="info", services=services)
+    return run_worker(
+        app=app, loglevel=settings.log.level, services=services, logging_config=logging_config(settings.log)
+    )
 
 
 def serve_broker(settings: Settings, *, port: int | None, console: Console) -> None:

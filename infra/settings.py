@@ -37,7 +37,14 @@ class KafkaSettings(BaseModel):
         "with its partition paused before the worker gives up and exits for a restart",
     )
     health_port: int | None = Field(
-        default=None, ge=1, le=65535, description="worker GET /healthz on 127.0.0.1; None: no web server"
+        default=None,
+        ge=1,
+        le=65535,
+        description="worker GET /healthz, /readyz and /metrics; None: no web server",
+    )
+    health_host: str = Field(
+        default="127.0.0.1",
+        description="address the worker's web server binds; 0.0.0.0 only inside a container or pod",
     )
     embedded_storage: Literal["durable", "memory"] = Field(
         default="durable",
@@ -261,6 +268,22 @@ class FineTuneSettings(BaseModel):
     )
 
 
+class LogSettings(BaseModel):
+    format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object a line with document_id and correlation_id (for log shippers)",
+    )
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class OtelSettings(BaseModel):
+    endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; None: no tracing",
+    )
+    service_name: str = "autoclerk"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOCLERK_", env_nested_delimiter="__", extra="ignore")
 
@@ -272,6 +295,8 @@ class Settings(BaseSettings):
     routing: RoutingSettings = RoutingSettings()
     limits: LimitSettings = LimitSettings()
     finetune: FineTuneSettings = FineTuneSettings()
+    log: LogSettings = LogSettings()
+    otel: OtelSettings = OtelSettings()
     rules_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "rules" / "graphs",
         description="folder of JDM decision graphs",

@@ -26,7 +26,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from agents.routing import RoutingPolicy
 from infra.settings import SECRET_HELP, Settings, check_secret_key
-from review import admin, api, api_scopes, deadletter_pages, docs, ingest_api, pages
+from review import admin, api, api_scopes, deadletter_pages, docs, ingest_api, ops, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates, url_part
 from review.errors import Invalid, InvalidValue, NotAuthenticated, RefusedEvent, ReviewError, Throttled
@@ -34,6 +34,7 @@ from review.http_errors import install_openapi, problems_of, summary, validation
 from review.http_guard import RequestGuard
 from review.inbound import Inbound
 from review.login import LoginPolicy
+from review.ops import ReviewOps
 from review.pdf_pages import PageRenderer, RenderLimits
 from review.publish import Publisher
 from review.scopes import ScopePolicy
@@ -42,6 +43,7 @@ from schemas.messages import Topics
 from schemas.reasons import reason_label
 
 log = logging.getLogger(__name__)
+OPS_PATHS = {"/metrics", "/readyz", "/healthz"}  # machines call them: errors as JSON, never a redirect
 HERE = Path(__file__).resolve().parent
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -50,7 +52,7 @@ CSP = (
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith("/api/") or request.url.path in OPS_PATHS
 
 
 async def _review_error(request: Request, exc: Exception) -> Response:
@@ -122,12 +124,14 @@ def create_app(
     routing: RoutingPolicy | None = None,
     ephemeral_secret: bool = False,
     inbound: Inbound | None = None,
+    bootstrap: str | None = None,
 ) -> FastAPI:
     """`routing`: the workers' routing policy (fitted thresholds), whose per-field
     thresholds flag low confidence; without one, the configured default threshold.
     `ephemeral_secret`: only the embedded demo (`autoclerk run`) may start without
     review.secret_key, on a random key of its own. `inbound`: the worker's checks that
-    HTTP ingest and dead-letter retries run before publishing (from settings by default)."""
+    HTTP ingest and dead-letter retries run before publishing (from settings by default).
+    `bootstrap`: the broker `/readyz` checks (default: kafka.bootstrap)."""
     key = _session_key(settings, ephemeral=ephemeral_secret)
 
     if routing is None:
@@ -173,6 +177,7 @@ def create_app(
             concurrency=settings.review.render_concurrency,
         ),
     )
+    app.state.ops = ReviewOps(engine=engine, bootstrap=bootstrap or settings.kafka.bootstrap, clock=clock)
     # Inside the session middleware (it authenticates API writes before reading them).
     app.add_middleware(RequestGuard, max_body_bytes=settings.review.max_body_bytes)
     app.add_middleware(
@@ -194,5 +199,6 @@ def create_app(
     app.include_router(ingest_api.router)
     app.include_router(docs.router)
     app.include_router(pages.router)
+    app.include_router(ops.router)
     install_openapi(app)
     return app

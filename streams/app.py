@@ -74,8 +74,11 @@ _FRAMING_BYTES = 64 * 1024
 _MIN_REQUEST_BYTES = 1_048_576  # aiokafka's default max_request_size
 
 
-def tansu_friendly_settings(*, session_timeout_s: float = 6.0, web_port: int | None = None) -> dict[str, Any]:
-    """faust settings that behave on tansu; `web_port=None` disables the web server.
+def tansu_friendly_settings(
+    *, session_timeout_s: float = 6.0, web_port: int | None = None, web_host: str = "127.0.0.1"
+) -> dict[str, Any]:
+    """faust settings that behave on tansu; `web_port=None` disables the web server,
+    which binds `web_host` (127.0.0.1 unless a container must be scraped from outside).
 
     tansu holds a JoinGroup for half the session timeout, so this timeout sets how
     long a worker takes to start; below ~3 s a stalled heartbeat thread gets evicted.
@@ -83,7 +86,7 @@ def tansu_friendly_settings(*, session_timeout_s: float = 6.0, web_port: int | N
     web: dict[str, Any] = (
         {"web_enabled": False}
         if web_port is None
-        else {"web_enabled": True, "web_bind": "127.0.0.1", "web_host": "127.0.0.1", "web_port": web_port}
+        else {"web_enabled": True, "web_bind": web_host, "web_host": web_host, "web_port": web_port}
     )
     return {
         "broker_session_timeout": session_timeout_s,
@@ -113,6 +116,7 @@ def build_app(
     retry: RetryPolicy = DEFAULT_RETRY,
     session_timeout_s: float = 6.0,
     web_port: int | None = None,
+    web_host: str = "127.0.0.1",
     health: EdgeHealth | None = None,
     epoch: str = "",
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
@@ -138,7 +142,9 @@ def build_app(
         app_id,
         broker=f"kafka://{bootstrap}",
         **{
-            **tansu_friendly_settings(session_timeout_s=session_timeout_s, web_port=web_port),
+            **tansu_friendly_settings(
+                session_timeout_s=session_timeout_s, web_port=web_port, web_host=web_host
+            ),
             **sizes,
             **overrides,
         },

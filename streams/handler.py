@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal, TypeVar
@@ -39,6 +40,7 @@ from tenacity import (
 from tenacity.stop import stop_base
 
 from agents.budget import DEFAULT_MAX_MESSAGE_BYTES
+from agents.telemetry import document_span, stage
 from schemas.messages import MessageMeta, Outgoing
 from streams.deadletter import dead_letter
 from streams.errors import RetriesExhaustedError, RetryableError, UndeliverableError
@@ -70,6 +72,10 @@ class RetryPolicy:
 DEFAULT_RETRY = RetryPolicy()
 
 
+def _emit() -> AbstractContextManager[None]:
+    return stage("emit")  # `stage` is also handle()'s parameter name
+
+
 class MessageHandler:
     """Applies the per-message failure policy around a `Processor`."""
 
@@ -95,15 +101,22 @@ class MessageHandler:
     async def handle(self, *, stage: Stage, raw: bytes, meta: MessageMeta) -> list[Outgoing]:
         """Process, publish and mark emitted; returns what was published."""
         await self.health.wait_until_clear(meta)
-        outgoing = await self._process(stage=stage, raw=raw, meta=meta)
-        if outgoing:
-            try:
-                await self._retrying(lambda: self._publish(outgoing), meta=meta)
-            except UndeliverableError as exc:
-                outgoing = await self._undeliverable(outgoing, exc, meta=meta)
-        outbox_ids = [o.outbox_id for o in outgoing if o.outbox_id is not None]
-        if outbox_ids:
-            await self._mark_emitted(outbox_ids=outbox_ids, meta=meta)
+        where: dict[str, str | int] = {
+            "messaging.destination": meta.topic,
+            "messaging.partition": meta.partition,
+            "messaging.offset": meta.offset,
+        }
+        with document_span(f"autoclerk.{stage}", **where):
+            outgoing = await self._process(stage=stage, raw=raw, meta=meta)
+            with _emit():
+                if outgoing:
+                    try:
+                        await self._retrying(lambda: self._publish(outgoing), meta=meta)
+                    except UndeliverableError as exc:
+                        outgoing = await self._undeliverable(outgoing, exc, meta=meta)
+                outbox_ids = [o.outbox_id for o in outgoing if o.outbox_id is not None]
+                if outbox_ids:
+                    await self._mark_emitted(outbox_ids=outbox_ids, meta=meta)
         return outgoing
 
     async def _undeliverable(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import faust
 from mode import ServiceT
@@ -21,6 +22,7 @@ def run_worker(
     logfile: str | None = None,
     quiet: bool = True,
     services: Sequence[ServiceT] = (),
+    logging_config: dict[str, Any] | None = None,
 ) -> int:
     """Block until the worker stops; return the process exit code.
 
@@ -29,6 +31,7 @@ def run_worker(
     delivered again on the next start. A crash (retries exhausted) returns 1.
     `services` start and stop with the worker (for example a database pool or an
     outbox relay). Web is governed by how the app was built (`build_app(web_port=...)`).
+    `logging_config`: a dictConfig faust applies instead of its own (JSON logs).
     """
     # A fresh loop owned by the worker: faust closes it on the way out.
     loop = asyncio.new_event_loop()
@@ -41,6 +44,7 @@ def run_worker(
         logfile=logfile,
         quiet=quiet,
         redirect_stdouts=False,
+        logging_config=logging_config,
     )
     worker.spinner = None  # it writes terminal control codes even when quiet
     try:

@@ -24,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 from numpy.typing import NDArray
 
+from agents.telemetry import observe_triage_batch
 from agents.triage.claims_risk import ClaimsRiskScorer
 from agents.triage.errors import InferenceFailed, ModelUnavailable
 from agents.triage.features import FEATURE_VERSION, Featurizer
@@ -285,6 +286,7 @@ class OnnxTriageClassifier:
                 live = [(doc, fut) for doc, fut in batch if not fut.cancelled()]
                 if live:
                     docs = [doc for doc, _ in live]
+                    observe_triage_batch(len(docs))
                     if len(docs) <= _INLINE_BATCH:
                         # A few documents score in well under a millisecond: handing them
                         # to a thread cost more latency (two wake-ups) than it freed.

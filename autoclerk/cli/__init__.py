@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from autoclerk.cli import run as run_cmds
+from autoclerk.cli.db import db_app
 from autoclerk.cli.deadletter import deadletter_app
 from autoclerk.cli.eval import eval_
 from autoclerk.cli.feedback import feedback_app
@@ -54,6 +55,7 @@ app.add_typer(finetune_app, name="finetune")
 app.add_typer(models_app, name="models")
 app.add_typer(deadletter_app, name="deadletter")
 app.add_typer(replay_app, name="replay")
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

@@ -23,6 +23,7 @@ def serve(
     import uvicorn
 
     from autoclerk.adapters import routing_policy
+    from autoclerk.logs import logging_config
     from infra.db.engine import make_async_engine, migrate
     from review.app import create_app
     from review.publish import KafkaPublisher
@@ -45,4 +46,9 @@ def serve(
         lease_s=lease_minutes * 60,
         routing=routing_policy(settings),
     )
-    uvicorn.run(app, host=host or settings.review.host, port=port or settings.review.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=host or settings.review.host,
+        port=port or settings.review.port,
+        log_config=logging_config(settings.log),
+    )

@@ -48,14 +48,15 @@ def run(
 
 def worker() -> None:
     """Consume documents and review completions until SIGTERM (needs a broker)."""
-    from autoclerk.worker import configure_logging, run_worker_process
+    from autoclerk.logs import configure_logging
+    from autoclerk.worker import run_worker_process
     from feedback.models import ensure_models
 
     settings = Settings()
     if settings.kafka.bootstrap is None:
         console.print("[red]no broker: set AUTOCLERK_KAFKA__BOOTSTRAP (or start one: autoclerk broker)")
         raise typer.Exit(2)
-    configure_logging()
+    configure_logging(settings.log)
     ensure_models(
         models_dir=settings.models.dir, data_dir=settings.data_dir, log=logging.getLogger("autoclerk").info
     )
