@@ -21,7 +21,9 @@ from agents.extract.llm_cache import ExtractionCache, LayeredCache, LruExtractio
 from agents.model_store import CLAIMS_RISK, EXTRACTOR, SERVED, TRIAGE, current, thresholds_path
 from agents.ports import Extractor, RulesEvaluator, TriageClassifier
 from agents.routing import RoutingPolicy
+from agents.shadow import ShadowExtractor
 from agents.triage.runtime import OnnxTriageClassifier
+from autoclerk.shadow import with_shadow
 from infra.errors import LlmUnavailable
 from infra.llm import OpenAiChatClient
 from infra.llm_cache import SqlExtractionCache
@@ -148,8 +150,13 @@ async def open_adapters(
     """Every adapter the workflow uses, each model loaded once; the triage batcher runs
     and the LLM client is open until the block ends."""
     triage = load_triage(settings, models[TRIAGE])
-    extractor = build_extractor(settings, path=models[EXTRACTOR], engine=engine)
     routing = routing_policy(settings)
+    extractor = with_shadow(
+        settings,
+        active=build_extractor(settings, path=models[EXTRACTOR], engine=engine),
+        engine=engine,
+        policy=routing,
+    )
     adapters = Adapters(
         triage=triage,
         extractor=extractor,
@@ -162,5 +169,5 @@ async def open_adapters(
         yield adapters
     finally:
         await triage.close()
-        if isinstance(extractor, LlmExtractor):
+        if isinstance(extractor, LlmExtractor | ShadowExtractor):
             await extractor.aclose()

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from autoclerk.cli.shadow import shadow_report_cmd
 from infra.settings import Settings
 
 models_app = typer.Typer(no_args_is_help=True, help="Trained model versions: list them, roll back.")
@@ -58,3 +59,7 @@ def use_cmd(
     before = current(s.models.dir, name)
     promote(s.models.dir, name, path)
     console.print(f"{name}: CURRENT {before.name if before else 'none'} → {version}; restart the workers")
+
+
+# the shadow's report lives in its own module; registered here so it reads `models shadow-report`
+models_app.command("shadow-report")(shadow_report_cmd)
