@@ -118,6 +118,25 @@ class ModelSettings(BaseModel):
     shadow_timeout_s: float = Field(
         default=30.0, gt=0, description="a shadow extraction taking longer is dropped (and counted)"
     )
+    artifact_root: Path | None = Field(
+        default=None,
+        description="where the model registry keeps artifact archives (shared storage for workers on "
+        "several machines); default <dir>/registry/artifacts",
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="this machine's unpacked copies of artifacts; default <dir>/registry/cache"
+    )
+    watch_interval_s: float = Field(
+        default=2.0, gt=0, description="how often a worker checks the registry for a promotion or rollback"
+    )
+
+    @property
+    def artifacts(self) -> Path:
+        return self.artifact_root or self.dir / "registry" / "artifacts"
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir or self.dir / "registry" / "cache"
 
 
 SECRET_HELP = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'

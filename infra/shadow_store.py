@@ -8,7 +8,7 @@ never touches the document the active model is deciding.
 
 from __future__ import annotations
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -53,12 +53,14 @@ class SqlShadowStore:
             await conn.execute(stmt)
 
     async def predictions(
-        self, *, shadow_ref: str, model_versions: tuple[str, ...] = ()
+        self, *, shadow_refs: tuple[str, ...], model_versions: tuple[str, ...] = ()
     ) -> list[ShadowPrediction]:
-        """Every stored reading made under `shadow_ref` or by one of `model_versions`, oldest first."""
-        where = col(ShadowPredictionRow.shadow_ref) == shadow_ref
-        if model_versions:
-            where = where | col(ShadowPredictionRow.model_version).in_(model_versions)
+        """Every stored reading made under one of `shadow_refs` or by one of
+        `model_versions`, oldest first."""
+        where = or_(
+            col(ShadowPredictionRow.shadow_ref).in_(shadow_refs),
+            col(ShadowPredictionRow.model_version).in_(model_versions),
+        )
         q = select(ShadowPredictionRow).where(where).order_by(col(ShadowPredictionRow.id))
         async with self._engine.connect() as conn:
             rows = (await conn.execute(q)).all()

@@ -55,13 +55,13 @@ def shadow_report_cmd(
 ) -> None:
     """Agreement with the active model per field, the straight-through rate the shadow would
     have had, and its accuracy on the shadowed documents a reviewer labelled."""
-    from agents.errors import ModelRefError
+    from agents.errors import RegistryError
     from autoclerk.shadow_report import report_from_store
     from infra.settings import Settings
 
     try:
         report = asyncio.run(report_from_store(settings=Settings(), ref=ref))
-    except ModelRefError as exc:
+    except RegistryError as exc:
         Console(stderr=True).print(f"[red]autoclerk models shadow-report: {exc}")
         raise typer.Exit(2) from None
     if as_json:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -128,6 +128,11 @@ class DecisionRow(SQLModel, table=True):
     reasons: list[Any] = Field(sa_column=Column(JSON, nullable=False))
     fields: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     model_versions: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    model_refs: dict[str, Any] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="registry versions that made it ({'extractor': 'extractor/3', …}); NULL before 0014",
+    )
     rules_version: str | None = None
     latency_ms: float | None = Field(default=None, description="received → decided")
     created_at: datetime = Field(default_factory=utcnow, index=True)
@@ -418,3 +423,45 @@ class ShadowPredictionRow(SQLModel, table=True):
     cost_usd: float | None = None
     latency_ms: float
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class ModelVersionRow(SQLModel, table=True):
+    """One registered version of a served model (schemas/registry.py)."""
+
+    __tablename__ = "model_versions"
+    # Two workers importing the same trained folder (or registering the same configured
+    # LLM) at once: the second insert hits this key and takes the first one's version.
+    __table_args__ = (UniqueConstraint("name", "source_key", name="uq_model_versions_source"),)
+
+    name: str = Field(primary_key=True)
+    version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    status: str = Field(description="candidate | shadow | active | retired")
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    lineage: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    metrics: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    artifact_uri: str | None = None
+    artifact_sha256: str | None = None
+    source_key: str | None = Field(default=None, description="what it was registered from, when idempotent")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelAliasRow(SQLModel, table=True):
+    __tablename__ = "model_aliases"
+
+    name: str = Field(primary_key=True)
+    alias: str = Field(primary_key=True)
+    version: int
+
+
+class ModelEventRow(SQLModel, table=True):
+    """Every registry change in order; workers poll max(id) to notice a promotion."""
+
+    __tablename__ = "model_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    action: str
+    version: int | None = None
+    previous: int | None = None
+    detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(default_factory=utcnow)

@@ -44,10 +44,10 @@ async def test_record_is_idempotent_and_read_back(db: tuple[str, str | None]) ->
         assert await store.seen(document_id="d1", model_version="v2")
         assert abs(await store.spent_usd(model_version="v2") - 0.005) < 1e-12
         assert await store.spent_usd(model_version="v9") == 0.0
-        rows = await store.predictions(shadow_ref="llm:gpt-4o-mini")
+        rows = await store.predictions(shadow_refs=("llm:gpt-4o-mini",))
         assert [(r.document_id, r.model_version) for r in rows] == [("d1", "v2"), ("d2", "v2"), ("d1", "v3")]
         assert rows[0].shadow is not None and rows[0].shadow.value("total") == "11.00"
         assert rows[0].active.model_version == "local-1" and rows[0].created_at is not None
-        assert len(await store.predictions(shadow_ref="other", model_versions=("v3",))) == 1
+        assert len(await store.predictions(shadow_refs=("other",), model_versions=("v3",))) == 1
     finally:
         await engine.dispose()
