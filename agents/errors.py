@@ -10,7 +10,18 @@
     │   ├── UnreadableDocument PDF or base64 that cannot be parsed
     │   ├── ContentConflict    a known document_id with different content
     │   └── ReviewRefused      unknown task, duplicate or late completion
-    └── WorkflowError          permanent: the graph could not run or resume this document
+    ├── WorkflowError          permanent: the graph could not run or resume this document
+    └── ReplayError            a replay refused before it changed or published anything
+        ├── EmptySelection     no criterion, or no document matched
+        ├── OffsetsNotInLedger the ingest ledger has no such topic, partition or offsets
+        ├── CandidateUnavailable  a shadow candidate (extractor, rules, thresholds) cannot load
+        └── ReplayMismatch     an existing replay id asked for with another mode or selection
+
+    ModelRefError              permanent: a model ref (`extractor@champion`, `extractor/3`,
+    │                          `llm:MODEL[@URL]`) cannot be served; raised by commands and
+    │                          at worker start, never while a document is in flight
+    ├── UnknownModelRef        no such model, version or alias, or a malformed ref
+    └── ModelUnloadable        the version exists but this code cannot load it
 
 Retryable infrastructure failures (database down, broker unreachable) are not
 ours: they propagate as their library's exceptions and the stream edge retries.
@@ -63,6 +74,11 @@ class WorkflowError(AgentError):
     pass
 
 
+class ModelRefError(Exception):
+    """A model ref names nothing servable (`UnknownModelRef`, `ModelUnloadable`); both are
+    also `RegistryError`s, which is what the commands catch."""
+
+
 class RegistryError(Exception):
     """Base of the model registry's refusals (agents/registry.py); the CLI prints the
     message and exits 2.
@@ -79,7 +95,7 @@ class RegistryError(Exception):
     """
 
 
-class UnknownModelRef(RegistryError):
+class UnknownModelRef(RegistryError, ModelRefError):  # both trees: the merge of registry and eval
     pass
 
 
@@ -103,5 +119,25 @@ class NoPreviousVersion(RegistryError):
     pass
 
 
-class ModelUnloadable(RegistryError):
+class ModelUnloadable(RegistryError, ModelRefError):
+    pass
+
+
+class ReplayError(AgentError):
+    """A replay refused to start: the message says why; nothing was published."""
+
+
+class EmptySelection(ReplayError):
+    pass
+
+
+class OffsetsNotInLedger(ReplayError):
+    pass
+
+
+class CandidateUnavailable(ReplayError):
+    pass
+
+
+class ReplayMismatch(ReplayError):
     pass

@@ -29,6 +29,7 @@ from infra.db.tables import (
     VendorRow,
     utcnow,
 )
+from infra.deadletters import retried_from
 from infra.store_admission import admit_once, ledger_entry, pending
 from infra.store_rows import add_results, decision_row, ledger_row, outbox_row, scope_columns
 from schemas.document import Document, content_hash
@@ -72,6 +73,7 @@ class SqlStore:
                             reason=reason,
                             error_type=error_type,
                             original=raw,
+                            retry_of=await retried_from(s, meta=meta, digest=digest),
                         )
                     )
                     existing = await ledger_entry(s, meta, raw)
@@ -232,8 +234,17 @@ class SqlStore:
         v = extraction.value
         async with self._session() as s:
             if key := extraction.business_key():
-                q = select(BusinessKeyRow.document_id).where(
-                    col(BusinessKeyRow.key) == key, col(BusinessKeyRow.document_id) != document_id
+                # Only documents received before this one: a replay of the first of two
+                # duplicates must not find the second and change its own outcome.
+                mine = select(DocumentRow.received_at).where(col(DocumentRow.document_id) == document_id)
+                q = (
+                    select(BusinessKeyRow.document_id)
+                    .join(DocumentRow, col(DocumentRow.document_id) == col(BusinessKeyRow.document_id))
+                    .where(
+                        col(BusinessKeyRow.key) == key,
+                        col(BusinessKeyRow.document_id) != document_id,
+                        col(DocumentRow.received_at) <= mine.scalar_subquery(),
+                    )
                 )
                 facts["duplicate_of"] = (await s.execute(q.limit(1))).scalar()
             if extraction.kind == "claim" and (pn := v("policy_number")):

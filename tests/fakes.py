@@ -12,6 +12,7 @@ from typing import Any
 from schemas.document import Document, LabelledDocument
 from schemas.events import DocumentDecided, ReviewRequested
 from schemas.fields import ExtractedField, Extraction, FieldSource
+from schemas.finetune import JobRecord, ProviderJob
 from schemas.llm import Completion
 from schemas.messages import Outgoing
 from schemas.retry import RetryAudit, RetryCandidate
@@ -70,13 +71,17 @@ class FakeTriage:
 
 
 class FakeRules:
-    """Rejects totals over 1000, asks review for duplicates, approves the rest; with
-    `trace_bytes`, every result carries an engine-like trace of about that size."""
+    """Rejects totals over `limit` (1000), asks review for duplicates and for totals over
+    `review_over` (when set), approves the rest; with `trace_bytes`, every result carries
+    an engine-like trace of about that size. Other limits are another rules version."""
 
-    version = "fake-rules-1"
-
-    def __init__(self, *, trace_bytes: int = 0) -> None:
+    def __init__(
+        self, *, trace_bytes: int = 0, limit: float = 1000, review_over: float | None = None
+    ) -> None:
         self.trace_bytes = trace_bytes
+        self.limit, self.review_over = limit, review_over
+        default = limit == 1000 and review_over is None
+        self.version = "fake-rules-1" if default else f"fake-rules-{limit:g}-{review_over}"
 
     def evaluate(
         self,
@@ -92,9 +97,12 @@ class FakeRules:
         if reference.duplicate_of:
             reason = RuleReason(code="duplicate", message=f"duplicate of {reference.duplicate_of}")
             return RuleResult(rules_version=self.version, outcome="review", reasons=[reason], trace=trace)
-        if total > 1000:
-            reason = RuleReason(code="over_limit", message="total over 1000", severity="reject")
+        if total > self.limit:
+            reason = RuleReason(code="over_limit", message=f"total over {self.limit:g}", severity="reject")
             return RuleResult(rules_version=self.version, outcome="reject", reasons=[reason], trace=trace)
+        if self.review_over is not None and total > self.review_over:
+            reason = RuleReason(code="approval_required", message=f"total over {self.review_over:g}")
+            return RuleResult(rules_version=self.version, outcome="review", reasons=[reason], trace=trace)
         return RuleResult(rules_version=self.version, outcome="approve", trace=trace)
 
 
@@ -272,3 +280,61 @@ class FakeShadowStore:
     async def record(self, prediction: Any) -> None:
         self._check()
         self.rows.setdefault((prediction.document_id, prediction.model_version), prediction)
+
+
+class FakeFineTuningApi:
+    """`feedback.finetune_jobs.FineTuningApi` in memory: each retrieve takes the next
+    status of `statuses` (the last one repeats); `fail` raises before answering."""
+
+    def __init__(self, *, statuses: list[str], fail: list[Exception] | None = None) -> None:
+        self.statuses = statuses
+        self.fail = fail or []
+        self.uploads: list[str] = []
+        self.polls = 0
+
+    def _maybe_fail(self) -> None:
+        if self.fail:
+            raise self.fail.pop(0)
+
+    def upload(self, *, name: str, content: bytes) -> str:
+        self._maybe_fail()
+        self.uploads.append(name)
+        return f"file-{len(self.uploads)}"
+
+    def create(self, **_: object) -> ProviderJob:
+        self._maybe_fail()
+        return ProviderJob(job_id="ftjob-1", status="validating_files")
+
+    def retrieve(self, job_id: str) -> ProviderJob:
+        self._maybe_fail()
+        status = self.statuses[min(self.polls, len(self.statuses) - 1)]
+        self.polls += 1
+        model = "ft:base:org::1" if status == "succeeded" else None
+        return ProviderJob(
+            job_id=job_id, status=status, fine_tuned_model=model, trained_tokens=100 if model else None
+        )
+
+    def cancel(self, job_id: str) -> ProviderJob:
+        return ProviderJob(job_id=job_id, status="cancelled")
+
+    def events(self, job_id: str, *, limit: int = 20) -> list[str]:
+        return []
+
+
+class FakeJobStore:
+    """`feedback.finetune_jobs.JobStore` in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, JobRecord] = {}
+
+    def add(self, record: JobRecord) -> None:
+        self.rows[record.job_id] = record
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self.rows.get(job_id)
+
+    def save(self, record: JobRecord) -> None:
+        self.rows[record.job_id] = record
+
+    def recent(self, *, limit: int = 50) -> list[JobRecord]:
+        return list(self.rows.values())[-limit:]

@@ -1,7 +1,7 @@
 """shadow_predictions: a candidate extractor's readings of live documents
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0018
 Create Date: 2026-12-02 05:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0015'
-down_revision: str | None = '0014'
+down_revision: str | None = '0018'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
