@@ -75,7 +75,8 @@ class WorkflowError(AgentError):
 
 
 class ModelRefError(Exception):
-    """A model ref names nothing servable; the message says which ref and why."""
+    """A model ref names nothing servable (`UnknownModelRef`, `ModelUnloadable`); both are
+    also `RegistryError`s, which is what the commands catch."""
 
 
 class RegistryError(Exception):
@@ -88,7 +89,9 @@ class RegistryError(Exception):
         ├── PromotionRefused    the version stays where it is
         │   ├── GateRefused     worse than the active version on the held-out split (both scores)
         │   └── Unservable      this code cannot serve it (feature version, missing file, server)
-        └── NoPreviousVersion   a rollback with nothing to go back to
+        ├── NoPreviousVersion   a rollback with nothing to go back to
+        └── ModelUnloadable     `eval --model` / a shadow: the version exists but this code
+                                cannot load it (stale feature version, corrupt artifact)
     """
 
 
@@ -116,7 +119,7 @@ class NoPreviousVersion(RegistryError):
     pass
 
 
-class ModelUnloadable(ModelRefError):
+class ModelUnloadable(RegistryError, ModelRefError):
     pass
 
 

@@ -80,7 +80,7 @@ def compare_models(
     seed: int = 0,
 ) -> ComparisonReport:
     """Every ref scored on `dataset` without training; each after the first compared with
-    the first by paired bootstrap. Raises `agents.errors.ModelRefError` for a ref that
+    the first by paired bootstrap. Raises `agents.errors.RegistryError` for a ref that
     names nothing or cannot load, `feedback.errors.FeedbackError` for a bad dataset."""
     documents = documents_of(dataset, split=split)
     name = str(dataset) if split == "all" else f"{dataset} (split {split})"

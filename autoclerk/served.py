@@ -24,8 +24,16 @@ from agents.errors import UnknownModelRef
 from agents.extract.llm import LlmExtractor
 from agents.ports import Extractor
 from agents.registry import Registry
+from agents.shadow import ShadowExtractor
 from agents.triage.runtime import OnnxTriageClassifier
-from autoclerk.adapters import ModelsMissing, build_llm_extractor, layered_cache, load_triage
+from autoclerk.adapters import (
+    ModelsMissing,
+    build_llm_extractor,
+    layered_cache,
+    load_triage,
+    routing_policy,
+)
+from autoclerk.shadow import with_shadow
 from infra.settings import Settings
 from schemas.registry import ModelVersion
 
@@ -49,7 +57,7 @@ class ServedModels:
 
     async def aclose(self) -> None:
         await self.triage.close()
-        if isinstance(self.extractor, LlmExtractor):
+        if isinstance(self.extractor, LlmExtractor | ShadowExtractor):
             await self.extractor.aclose()
 
 
@@ -85,8 +93,14 @@ def load_served(
         registry.local_artifacts(versions[TRIAGE]),
         claims_risk=registry.local_artifacts(risk) if risk is not None else None,
     )
-    extractor = build_extractor_version(
-        settings, registry=registry, version=versions[EXTRACTOR], engine=engine
+    extractor = with_shadow(
+        settings,
+        active=build_extractor_version(
+            settings, registry=registry, version=versions[EXTRACTOR], engine=engine
+        ),
+        engine=engine,
+        policy=routing_policy(settings),
+        registry=registry,
     )
     return ServedModels(triage=triage, extractor=extractor, versions=versions)
 

@@ -49,7 +49,7 @@ class Candidate:
 
 ModelOpener = Callable[[str], AbstractAsyncContextManager[Candidate]]
 """`async with open_model(ref) as candidate:` loads the model `ref` names, or raises a
-`agents.errors.ModelRefError` (`UnknownModelRef`, `ModelUnloadable`)."""
+`agents.errors.RegistryError` (`UnknownModelRef`, `ModelUnloadable`)."""
 
 
 class ModelEvaluation(BaseModel):

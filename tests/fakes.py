@@ -258,6 +258,30 @@ class FakeRetryStore:
 from tests.fake_store import FakeDocumentStore  # noqa: E402, F401
 
 
+class FakeShadowStore:
+    """`agents.shadow.ShadowStore` in memory; `broken` makes every call raise."""
+
+    def __init__(self, *, broken: bool = False) -> None:
+        self.rows: dict[tuple[str, str], Any] = {}
+        self.broken = broken
+
+    def _check(self) -> None:
+        if self.broken:
+            raise ConnectionError("shadow store down")
+
+    async def seen(self, *, document_id: str, model_version: str) -> bool:
+        self._check()
+        return (document_id, model_version) in self.rows
+
+    async def spent_usd(self, *, model_version: str) -> float:
+        self._check()
+        return sum(r.cost_usd or 0.0 for (_, v), r in self.rows.items() if v == model_version)
+
+    async def record(self, prediction: Any) -> None:
+        self._check()
+        self.rows.setdefault((prediction.document_id, prediction.model_version), prediction)
+
+
 class FakeFineTuningApi:
     """`feedback.finetune_jobs.FineTuningApi` in memory: each retrieve takes the next
     status of `statuses` (the last one repeats); `fail` raises before answering."""

@@ -54,7 +54,7 @@ def compare_command(
     seed: int,
 ) -> None:
     """Score the given models without training; side by side when there are several."""
-    from agents.errors import ModelRefError
+    from agents.errors import RegistryError
     from autoclerk.cli.eval_tables import all_tables
     from autoclerk.model_eval import compare_models
     from feedback.errors import FeedbackError
@@ -74,7 +74,7 @@ def compare_command(
             resamples=resamples,
             seed=seed,
         )
-    except (ModelRefError, FeedbackError) as exc:
+    except (RegistryError, FeedbackError) as exc:
         errors.print(f"[red]autoclerk eval: {exc}")
         raise typer.Exit(2) from None
     if report:

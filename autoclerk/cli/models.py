@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from agents.errors import RegistryError
+from autoclerk.cli.shadow import shadow_report_cmd
 from infra.settings import Settings
 
 models_app = typer.Typer(no_args_is_help=True, help="The model registry: list, promote, roll back.")
@@ -143,3 +144,7 @@ def status_cmd(
         except RegistryError as exc:
             raise _fail(exc) from exc
     console.print(f"{version.ref}: {version.status} {', '.join(version.aliases)}")
+
+
+# the shadow's report lives in its own module; registered here so it reads `models shadow-report`
+models_app.command("shadow-report")(shadow_report_cmd)

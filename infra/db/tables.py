@@ -469,6 +469,30 @@ class ReviewOpinionRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
+class ShadowPredictionRow(SQLModel, table=True):
+    """A candidate extractor's reading of a live document beside the active one's
+    (agents/shadow.py): never acted on, kept for `autoclerk models shadow-report`. One
+    row per (document, shadow version): a redelivery finds it and does nothing."""
+
+    __tablename__ = "shadow_predictions"
+    __table_args__ = (UniqueConstraint("document_id", "model_version", name="uq_shadow_document_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: str = Field(index=True)
+    shadow_ref: str = Field(index=True)
+    model_version: str = Field(index=True)
+    active_version: str
+    kind: str
+    active: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False), description="Extraction JSON")
+    shadow: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    failure: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    active_straight_through: bool
+    shadow_straight_through: bool
+    cost_usd: float | None = None
+    latency_ms: float
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
 class FinetuneJobRow(SQLModel, table=True):
     """One fine-tuning job at the provider, from upload to registered candidate. The job
     id is the key: a restarted CLI resumes polling from this row, never from memory."""

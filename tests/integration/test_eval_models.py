@@ -38,10 +38,12 @@ def setup(trained_models: Path, tmp_path_factory: pytest.TempPathFactory) -> tup
 
 
 def _run(models: Path, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    # the registry lives in the database: one beside the models, so every call sees the same
+    db = f"sqlite:///{models.parent / 'registry.db'}"
     return CliRunner().invoke(
         cli,
         ["eval", *args],
-        env={"AUTOCLERK_MODELS__DIR": str(models), "COLUMNS": "200", **(env or {})},
+        env={"AUTOCLERK_MODELS__DIR": str(models), "AUTOCLERK_DB__URL": db, "COLUMNS": "200", **(env or {})},
         terminal_width=200,
     )
 
@@ -108,9 +110,10 @@ def test_unknown_refs_fail_clearly(setup: tuple[Path, Path, str]) -> None:
     models, data, _ = setup
     for ref, words in [
         ("extractor/no-such", "no version 'no-such'"),
-        ("extractor@challenger", "no alias 'challenger'"),
+        ("extractor@challenger", "challenger"),
         ("triage@champion", "only extractor versions"),
-        ("gibberish", "a model ref is"),
+        ("gibberish", "gibberish"),
+        ("extractor/../x", "no version '../x'"),
         ("llm:", "llm:MODEL"),
     ]:
         result = _run(models, str(data), "--model", ref, "--json")
@@ -127,7 +130,7 @@ def test_a_version_that_cannot_load_fails_clearly(setup: tuple[Path, Path, str])
     shutil.copytree(models / "extractor" / older, stale)
     meta = json.loads((stale / "metadata.json").read_text())
     (stale / "metadata.json").write_text(json.dumps({**meta, "feature_version": "0"}))
-    for name, words in [("broken", "cannot load broken"), ("stale", "cannot serve stale")]:
+    for name, words in [("broken", "cannot load it"), ("stale", "cannot serve it")]:
         result = _run(models, str(data), "--model", "extractor@champion", "--model", f"extractor/{name}")
         assert result.exit_code == 2 and words in result.stderr, result.output
 
