@@ -144,6 +144,15 @@ def _registry(settings: Settings, registry: Registry | None) -> Iterator[Registr
         yield opened
 
 
+def open_registry_ref(settings: Settings, ref: str) -> ResolvedModel:
+    """`resolve_model` for a one-off command: an LLM spec needs no database, a registry
+    ref opens the registry for the lookup only."""
+    if ref.strip().startswith("llm:"):
+        return _llm(settings, ref.strip())
+    with _registry(settings, None) as reg:
+        return resolve_model(settings, ref, registry=reg)
+
+
 @asynccontextmanager
 async def open_extractor(
     settings: Settings, ref: str, *, registry: Registry | None = None

@@ -31,7 +31,7 @@ from agents.replay_drive import DriveOptions, drive
 from agents.replay_plan import plan
 from agents.replay_shadow import ShadowReplay, build_report
 from agents.routing import RoutingPolicy
-from autoclerk.adapters import Adapters, build_llm_extractor
+from autoclerk.adapters import Adapters
 from autoclerk.bootstrap import (
     RETRYABLE,
     Database,
@@ -69,25 +69,28 @@ class ReplayOutcome:
 
 
 def resolve_extractor(settings: Settings, ref: str) -> Extractor:
-    """A candidate extractor by reference: `llm:MODEL` (the configured OpenAI-compatible
-    server), a directory holding a trained artifact, or a version under
-    `<models.dir>/extractor/`. Until issue 12's registry is merged this is the one place
-    that reads references; it then becomes `Registry.get(ref)`."""
-    if ref.startswith("llm:"):
-        if not settings.llm.base_url:
-            raise CandidateUnavailable(f"{ref}: no LLM server configured (AUTOCLERK_LLM__BASE_URL)")
-        return build_llm_extractor(settings.llm.model_copy(update={"model": ref[4:]}))
-    from agents.extract.errors import ModelArtifactError
-    from agents.extract.local import LocalExtractor
-    from agents.model_store import EXTRACTOR
+    """A candidate extractor by reference: a registry ref (`extractor/3`,
+    `extractor@challenger`), an LLM spec `llm:MODEL[@BASE_URL]` (both through
+    `autoclerk.model_refs`, as `eval --model` reads them), or a directory holding a
+    trained artifact not (yet) registered."""
+    from agents.errors import ModelRefError
+    from autoclerk.model_refs import load_resolved, open_registry_ref
 
-    path = Path(ref) if Path(ref).is_dir() else settings.models.dir / EXTRACTOR / ref
-    if not path.is_dir():
-        raise CandidateUnavailable(f"extractor {ref!r}: no such directory or version in {path.parent}")
+    if Path(ref).is_dir():
+        from agents.extract.errors import ModelArtifactError
+        from agents.extract.local import LocalExtractor
+
+        try:
+            return LocalExtractor.load(Path(ref))
+        except (ModelArtifactError, OSError, ValueError) as exc:
+            raise CandidateUnavailable(f"extractor {ref!r} cannot load: {exc}") from exc
     try:
-        return LocalExtractor.load(path)
-    except (ModelArtifactError, OSError, ValueError) as exc:
-        raise CandidateUnavailable(f"extractor {ref!r} cannot load: {exc}") from exc
+        resolved = open_registry_ref(settings, ref)
+        if resolved.source == "llm" and not resolved.base_url:
+            raise CandidateUnavailable(f"{ref}: no LLM server configured (AUTOCLERK_LLM__BASE_URL)")
+        return load_resolved(settings, resolved)
+    except ModelRefError as exc:
+        raise CandidateUnavailable(f"extractor {ref!r}: {exc}") from exc
 
 
 def candidate(settings: Settings, options: ReplayOptions, current: Adapters) -> Adapters:

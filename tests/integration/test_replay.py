@@ -395,7 +395,7 @@ async def test_bad_input_is_refused_before_anything_is_written(world: World, tmp
     candidates = [
         (ReplayOptions(rules=str(tmp_path / "missing")), "not a directory"),
         (ReplayOptions(thresholds=str(tmp_path / "t.json")), "no such file"),
-        (ReplayOptions(extractor="v-does-not-exist"), "no such directory or version"),
+        (ReplayOptions(extractor="extractor/v-does-not-exist"), "extractor/v-does-not-exist"),
     ]
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "x.json").write_text("{not json")

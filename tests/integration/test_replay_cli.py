@@ -87,7 +87,7 @@ def test_replay_cli_refuses_bad_input_and_writes_a_shadow_report(
         (run("shadow", "--kind", "invoice", "--rules", str(tmp_path / "none")), "not a directory"),
         (
             run("shadow", "--kind", "invoice", "--extractor", "no-such-version"),
-            "no such directory or version",
+            "is not a model reference",
         ),
         (run("report", "nope"), "no shadow replay"),
     ]
