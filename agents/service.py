@@ -8,9 +8,10 @@ every store write is keyed so that a redelivery re-announces instead of redoing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -25,6 +26,7 @@ from agents.errors import (
     ReviewRefused,
     WorkflowError,
 )
+from agents.graph import run_straight_through
 from agents.outgoing import (
     correction_parts,
     dead_letter_record,
@@ -34,7 +36,7 @@ from agents.outgoing import (
 )
 from agents.ports import DocumentStore
 from agents.routing import review_due
-from agents.state import WorkflowContext
+from agents.state import WorkflowContext, WorkflowState
 from schemas.events import (
     CorrectionRecorded,
     DocumentDecided,
@@ -45,6 +47,8 @@ from schemas.events import (
 )
 from schemas.messages import MessageMeta, Outgoing, Topics
 from schemas.verdicts import RouteDecision
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -128,31 +132,41 @@ class DocumentService:
             raise ContentConflict(admission.detail)
         if admission.status in ("done", "duplicate"):
             return admission.pending
-        state = {
+        state: WorkflowState = {
             "document": document.model_dump(mode="json"),
             "received_at": env.time.isoformat(),
         }
-        result = await self._run(state, thread=document.document_id)
+        thread = document.document_id
+        result = await self._guarded(run_straight_through(state, context=self._ctx), thread=thread)
         correlation = env.correlation_id or env.event_id
-        if "__interrupt__" in result:
-            return await self._request_review(result, env=env, correlation=correlation)
-        return await self._decide(result, document_id=document.document_id, correlation=correlation)
+        if "decision" not in result:
+            # Routed to review: only now does the workflow need the graph and a
+            # checkpoint, entered at the human-review pause with the verdicts.
+            await self._run(result, thread=thread)
+            return await self._request_review(dict(result), env=env, correlation=correlation)
+        return await self._decide(dict(result), document_id=document.document_id, correlation=correlation)
 
     async def _run(self, graph_input: Any, *, thread: str) -> dict[str, Any]:
+        run = self._graph.ainvoke(
+            graph_input,
+            config={"configurable": {"thread_id": thread}},
+            context=self._ctx,
+            durability="exit",
+        )
+        result: dict[str, Any] = await self._guarded(run, thread=thread)
+        return result
+
+    async def _guarded(self, run: Awaitable[T], *, thread: str) -> T:
+        """Workflow failures become `WorkflowError` (a dead letter with the reason);
+        bad input and transient infrastructure errors pass as they are."""
         try:
-            result: dict[str, Any] = await self._graph.ainvoke(
-                graph_input,
-                config={"configurable": {"thread_id": thread}},
-                context=self._ctx,
-                durability="exit",
-            )
+            return await run
         except InvalidEvent:
             raise
         except self._cfg.retryable:
             raise
         except Exception as exc:
             raise WorkflowError(f"workflow failed for {thread}: {type(exc).__name__}: {exc}") from exc
-        return result
 
     async def _decide(self, result: dict[str, Any], *, document_id: str, correlation: str) -> list[Outgoing]:
         decided = DocumentDecided.model_validate({**result["decision"], "document_id": document_id})

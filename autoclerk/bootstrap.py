@@ -32,6 +32,7 @@ from agents.state import WorkflowContext
 from autoclerk.adapters import Adapters, document_limits, open_adapters, served_models
 from infra.checkpoint import open_checkpointer
 from infra.db.engine import make_async_engine, migrate
+from infra.db.transactions import open_transactions
 from infra.errors import RetryableInfraError
 from infra.retry_store import SqlRetryStore
 from infra.settings import LlmSettings, Settings
@@ -147,14 +148,19 @@ class Database:
 
 
 @asynccontextmanager
-async def open_database(url: str, *, schema: str | None = None) -> AsyncIterator[Database]:
+async def open_database(
+    url: str, *, schema: str | None = None, reference_ttl_s: float = 30.0
+) -> AsyncIterator[Database]:
     """Migrate, then open the engine, the store and the checkpointer on one database."""
     migrate(url, schema=schema)
     engine = make_async_engine(url, schema=schema)
+    transactions = open_transactions(url, engine=engine, schema=schema)
     try:
         async with open_checkpointer(url, schema=schema) as saver:
-            yield Database(engine=engine, store=SqlStore(engine=engine), checkpointer=saver)
+            store = SqlStore(engine=engine, transactions=transactions, reference_ttl_s=reference_ttl_s)
+            yield Database(engine=engine, store=store, checkpointer=saver)
     finally:
+        await transactions.close()
         await engine.dispose()
 
 
@@ -177,7 +183,7 @@ async def open_runtime(
     models = models if models is not None else served_models(settings)
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
     async with (
-        open_database(settings.db.url, schema=schema) as db,
+        open_database(settings.db.url, schema=schema, reference_ttl_s=settings.db.reference_ttl_s) as db,
         open_adapters(settings, models=models, engine=db.engine) as adapters,
     ):
         service = build_service(
