@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import io
 import json
+import pstats
 import tempfile
 import time
 import uuid
@@ -76,6 +79,30 @@ async def _service(runtime: Any, raws: list[bytes], topic: str, concurrency: int
     return time.process_time() - t0
 
 
+async def _profiled(runtime: Any, raws: list[bytes], topic: str, c: int, offset0: int, path: Path) -> float:
+    """The service pass under two profilers: pyinstrument's sampled stacks (wall time of
+    the loop thread, awaits included), and cProfile timed by this thread's CPU clock,
+    which shows where the loop thread's CPU goes without the waits (other threads,
+    the SQLite writer's and the extractor's, are not in it)."""
+    from pyinstrument import Profiler
+
+    sampled = Profiler(interval=0.0005, async_mode="disabled")
+    exact = cProfile.Profile(time.thread_time)
+    sampled.start()
+    exact.enable()
+    cpu = await _service(runtime, raws, topic, c, offset0)
+    exact.disable()
+    sampled.stop()
+    out = io.StringIO()
+    out.write(sampled.output_text(unicode=False, color=False, show_all=False))
+    for order in ("tottime", "cumtime"):
+        out.write(f"\n# loop thread CPU by {order} (cProfile, time.thread_time)\n")
+        pstats.Stats(exact, stream=out).sort_stats(order).print_stats(45)
+    await asyncio.to_thread(path.write_text, out.getvalue())
+    exact.dump_stats(path.with_suffix(".prof"))
+    return cpu
+
+
 async def run(n: int, concurrencies: list[int], profile: Path | None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="autoclerk-bench-service-"))
     settings = _settings(tmp)
@@ -99,22 +126,12 @@ async def run(n: int, concurrencies: list[int], profile: Path | None) -> dict[st
         out["model_cpu_ms_per_doc"] = round(model_s / n * 1000, 2)
         start = 1
         for c in concurrencies:
-            prof = None
-            if profile is not None:
-                from pyinstrument import Profiler
-
-                # Sampling this thread's stacks (not await-attributed): where the CPU goes.
-                prof = Profiler(interval=0.0005, async_mode="disabled")
-                prof.start()
-            cpu = await _service(runtime, raws[start : start + n], topic, c, start)
-            if prof is not None:
-                prof.stop()
-                from pyinstrument.renderers import ConsoleRenderer
-
-                tree = prof.output_text(unicode=False, color=False, show_all=False)
-                flat = prof.output(ConsoleRenderer(unicode=False, color=False, flat=True))
-                report = tree + "\n\n# flat (self time)\n" + flat
-                await asyncio.to_thread(Path(f"{profile}.c{c}.txt").write_text, report)
+            if profile is None:
+                cpu = await _service(runtime, raws[start : start + n], topic, c, start)
+            else:
+                cpu = await _profiled(
+                    runtime, raws[start : start + n], topic, c, start, Path(f"{profile}.c{c}.txt")
+                )
             start += n
             per_doc = cpu / n * 1000
             out[f"c{c}"] = {
