@@ -18,8 +18,10 @@ import asyncio
 import cProfile
 import io
 import json
+import os
 import pstats
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -38,6 +40,8 @@ from schemas.messages import MessageMeta
 from schemas.verdicts import ReferenceFacts
 
 NOW_REFERENCE = ReferenceFacts()
+LAST_SPLIT: dict[str, float] = {}
+"""CPU ms per document of each thread in the last service pass."""
 
 
 def _settings(tmp: Path) -> Settings:
@@ -63,6 +67,22 @@ async def bare_model_cpu_s(runtime: Any, events: list[Any]) -> float:
     return time.process_time() - t0
 
 
+def _threads_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process, by Python thread name (the loop,
+    `sqlite-writer_0`, `asyncio_N` for to_thread, aiosqlite's); native threads
+    (onnxruntime's) summed as `native`."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        name = names.get(int(task.name), "native")
+        name = name.rsplit("_", 1)[0] if name.startswith(("asyncio_", "sqlite-writer")) else name
+        name = "aiosqlite" if name.startswith("Thread-") else name
+        out[name] = out.get(name, 0.0) + cpu
+    return out
+
+
 async def _service(runtime: Any, raws: list[bytes], topic: str, concurrency: int, offset0: int) -> float:
     service = runtime.service
     slots = asyncio.Semaphore(concurrency)
@@ -74,8 +94,13 @@ async def _service(runtime: Any, raws: list[bytes], topic: str, concurrency: int
             ids = [o.outbox_id for o in out if o.outbox_id is not None]
             await service.mark_emitted(outbox_ids=ids)
 
-    t0 = time.process_time()
+    t0, threads0 = time.process_time(), _threads_cpu()
     await asyncio.gather(*(one(i, r) for i, r in enumerate(raws)))
+    threads1 = _threads_cpu()
+    n = len(raws)
+    split = {k: round((v - threads0.get(k, 0.0)) / n * 1000, 2) for k, v in threads1.items()}
+    LAST_SPLIT.clear()
+    LAST_SPLIT.update({k: v for k, v in split.items() if v > 0})
     return time.process_time() - t0
 
 
@@ -88,11 +113,21 @@ async def _profiled(runtime: Any, raws: list[bytes], topic: str, c: int, offset0
 
     sampled = Profiler(interval=0.0005, async_mode="disabled")
     exact = cProfile.Profile(time.thread_time)
+    # The SQLite writer is one thread: a profiler enabled by a job on it stays on for
+    # every later transaction, until a job disables it.
+    writer = getattr(runtime.database.store._tx, "_thread", None)
+    in_writer = cProfile.Profile(time.thread_time)
+    loop = asyncio.get_running_loop()
+    if writer is not None:
+        await loop.run_in_executor(writer, in_writer.enable)
     sampled.start()
     exact.enable()
     cpu = await _service(runtime, raws, topic, c, offset0)
     exact.disable()
     sampled.stop()
+    if writer is not None:
+        await loop.run_in_executor(writer, in_writer.disable)
+        in_writer.dump_stats(path.with_suffix(".writer.prof"))
     out = io.StringIO()
     out.write(sampled.output_text(unicode=False, color=False, show_all=False))
     for order in ("tottime", "cumtime"):
@@ -137,6 +172,7 @@ async def run(n: int, concurrencies: list[int], profile: Path | None) -> dict[st
             out[f"c{c}"] = {
                 "service_cpu_ms_per_doc": round(per_doc, 2),
                 "overhead_cpu_ms_per_doc": round(per_doc - out["model_cpu_ms_per_doc"], 2),
+                "cpu_ms_per_doc_by_thread": dict(LAST_SPLIT),
             }
     return out
 

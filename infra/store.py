@@ -16,7 +16,7 @@ import logging
 from typing import Any
 
 from cachetools import TTLCache
-from sqlalchemy import Connection, func, update
+from sqlalchemy import Connection, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import SQLModel, col, select
@@ -46,11 +46,23 @@ from schemas.verdicts import ReferenceFacts
 
 log = logging.getLogger(__name__)
 
+
+def _by(table: type[SQLModel], column: Any) -> tuple[type[SQLModel], Any]:
+    columns = table.__table__.columns  # type: ignore[attr-defined]
+    return table, select(*columns).where(column == bindparam("key")).limit(1)
+
+
+# Built once (see infra.store_core): the reference reads run for every document.
 _MASTER: dict[str, tuple[type[SQLModel], Any]] = {
-    "policy": (PolicyRow, col(PolicyRow.policy_number)),
-    "vendor": (VendorRow, func.lower(col(VendorRow.name))),
-    "purchase_order": (PurchaseOrderRow, col(PurchaseOrderRow.po_number)),
+    "policy": _by(PolicyRow, col(PolicyRow.policy_number)),
+    "vendor": _by(VendorRow, func.lower(col(VendorRow.name))),
+    "purchase_order": _by(PurchaseOrderRow, col(PurchaseOrderRow.po_number)),
 }
+_DUPLICATE = (
+    select(col(BusinessKeyRow.document_id))
+    .where(col(BusinessKeyRow.key) == bindparam("key"), col(BusinessKeyRow.document_id) != bindparam("doc"))
+    .limit(1)
+)
 
 
 class SqlStore:
@@ -269,14 +281,12 @@ class SqlStore:
         def read(c: Connection) -> dict[str, Any]:
             found: dict[str, Any] = {}
             if business_key:
-                q = select(BusinessKeyRow.document_id).where(
-                    col(BusinessKeyRow.key) == business_key, col(BusinessKeyRow.document_id) != document_id
-                )
-                found["duplicate_of"] = c.execute(q.limit(1)).scalar()
+                found["duplicate_of"] = c.execute(
+                    _DUPLICATE, {"key": business_key, "doc": document_id}
+                ).scalar()
             for name, key in missing.items():
-                table, column = _MASTER[name]
-                columns = table.__table__.columns  # type: ignore[attr-defined]
-                row = c.execute(select(*columns).where(column == key).limit(1)).first()
+                table, query = _MASTER[name]
+                row = c.execute(query, {"key": key}).first()
                 found[name] = table.model_validate(dict(row._mapping)).model_dump() if row else None
             return found
 

@@ -23,7 +23,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Row, Table, insert, or_, select, update
+from sqlalchemy import Connection, Insert, Row, Table, bindparam, insert, or_, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import SQLModel, col
 
@@ -44,38 +44,72 @@ from schemas.store import Admission
 log = logging.getLogger(__name__)
 
 
+# Statements are built once, with bound parameters: building and cache-keying a
+# SQLAlchemy expression per call cost more than SQLite's execution of it (profiled in
+# the writer thread, bench/service.py --profile).
+P = bindparam
+
+
 @cache
-def _columns(model: type[SQLModel]) -> tuple[Table, tuple[tuple[str, str, bool], ...]]:
+def _insert(model: type[SQLModel]) -> tuple[Insert, tuple[tuple[str, str, bool], ...]]:
     table: Table = model.__table__  # type: ignore[attr-defined]
     mapper = sa_inspect(model)
     cols = tuple(
         (attr.key, attr.columns[0].name, bool(attr.columns[0].primary_key and attr.columns[0].autoincrement))
         for attr in mapper.column_attrs
     )
-    return table, cols
+    return insert(table), cols
 
 
 def insert_rows(c: Connection, *rows: SQLModel) -> None:
     """INSERT each row as built (defaults already applied by the table model)."""
     for row in rows:
-        table, cols = _columns(type(row))
+        stmt, cols = _insert(type(row))
         values = {
             name: getattr(row, key) for key, name, auto in cols if not (auto and getattr(row, key) is None)
         }
-        c.execute(insert(table), values)
+        c.execute(stmt, values)
+
+
+_LEDGER = select(col(IngestLedger.id), col(IngestLedger.content_hash)).where(
+    col(IngestLedger.epoch) == P("epoch"),
+    col(IngestLedger.topic) == P("topic"),
+    col(IngestLedger.partition) == P("partition"),
+    col(IngestLedger.offset) == P("offset"),
+)
+_UNSENT = select(col(OutboxRow.id), col(OutboxRow.topic), col(OutboxRow.key), col(OutboxRow.value)).where(
+    col(OutboxRow.emitted_at).is_(None), col(OutboxRow.failed_at).is_(None)
+)
+_UNSENT_OF_DOCUMENT = _UNSENT.where(col(OutboxRow.document_id) == P("document_id")).order_by(
+    col(OutboxRow.id)
+)
+_UNSENT_UNDER_KEY = _UNSENT.where(col(OutboxRow.dedupe_key) == P("key")).order_by(col(OutboxRow.id))
+_KNOWN = select(
+    col(DocumentRow.document_id),
+    col(DocumentRow.event_id),
+    col(DocumentRow.content_hash),
+    col(DocumentRow.status),
+).where(or_(col(DocumentRow.document_id) == P("document_id"), col(DocumentRow.event_id) == P("event_id")))
+_DECIDED = select(col(DecisionRow.document_id)).where(col(DecisionRow.document_id) == P("document_id"))
+_TASK = select(col(ReviewTaskRow.task_id)).where(col(ReviewTaskRow.document_id) == P("document_id"))
+_DOCUMENT = select(col(DocumentRow.document_id)).where(col(DocumentRow.document_id) == P("document_id"))
+_SET_STATUS = (
+    update(DocumentRow)
+    .where(col(DocumentRow.document_id) == P("doc"))
+    .values(status=P("new_status"))
+    .returning(col(DocumentRow.received_at))
+)
+_EMITTED = (
+    update(OutboxRow).where(col(OutboxRow.id).in_(P("ids", expanding=True))).values(emitted_at=P("now"))
+)
 
 
 def ledger_entry(c: Connection, meta: MessageMeta, raw: bytes) -> Row[int | None, str] | None:
     """The ledger row of exactly these bytes at this position, if any."""
     # The bytes are part of the identity: after a broker reset or a recreated topic
     # a different message arrives at a known offset, and it is new, not a redelivery.
-    q = select(col(IngestLedger.id), col(IngestLedger.content_hash)).where(
-        col(IngestLedger.epoch) == meta.epoch,
-        col(IngestLedger.topic) == meta.topic,
-        col(IngestLedger.partition) == meta.partition,
-        col(IngestLedger.offset) == meta.offset,
-    )
-    rows = c.execute(q).all()
+    at = {"epoch": meta.epoch, "topic": meta.topic, "partition": meta.partition, "offset": meta.offset}
+    rows = c.execute(_LEDGER, at).all()
     if not rows:
         return None
     digest = content_hash(raw)
@@ -94,15 +128,11 @@ def ledger_entry(c: Connection, meta: MessageMeta, raw: bytes) -> Row[int | None
 
 def pending(c: Connection, *, document_id: str | None = None, key: str | None = None) -> list[Outgoing]:
     """Outbox rows not yet sent (nor failed) for a document, or under one dedupe key."""
-    o = OutboxRow
-    q = select(col(o.id), col(o.topic), col(o.key), col(o.value)).where(
-        col(o.emitted_at).is_(None), col(o.failed_at).is_(None)
-    )
-    q = q.where(col(o.document_id) == document_id) if key is None else q.where(col(o.dedupe_key) == key)
-    return [
-        Outgoing(topic=r.topic, key=r.key, value=r.value, outbox_id=r.id)
-        for r in c.execute(q.order_by(col(o.id)))
-    ]
+    if key is None:
+        rows = c.execute(_UNSENT_OF_DOCUMENT, {"document_id": document_id})
+    else:
+        rows = c.execute(_UNSENT_UNDER_KEY, {"key": key})
+    return [Outgoing(topic=r.topic, key=r.key, value=r.value, outbox_id=r.id) for r in rows]
 
 
 def admit(
@@ -111,11 +141,7 @@ def admit(
     doc_id, digest = document.document_id, payload_hash(env.payload)
     if ledger_entry(c, meta, raw) is not None:
         return finished_or_resume(c, doc_id)
-    d = DocumentRow
-    q = select(col(d.document_id), col(d.event_id), col(d.content_hash), col(d.status)).where(
-        or_(col(d.document_id) == doc_id, col(d.event_id) == env.event_id)
-    )
-    known = c.execute(q).all()
+    known = c.execute(_KNOWN, {"document_id": doc_id, "event_id": env.event_id}).all()
     by_id = next((r for r in known if r.document_id == doc_id), None)
     by_event = next((r for r in known if r.event_id == env.event_id), None)
     if by_event is not None and by_event.document_id != doc_id:
@@ -159,25 +185,17 @@ def admit(
 
 
 def finished_or_resume(c: Connection, doc_id: str) -> Admission:
-    decided = select(col(DecisionRow.document_id)).where(col(DecisionRow.document_id) == doc_id)
-    task = select(col(ReviewTaskRow.task_id)).where(col(ReviewTaskRow.document_id) == doc_id)
-    if c.execute(decided).first() is not None or c.execute(task).first() is not None:
+    by = {"document_id": doc_id}
+    if c.execute(_DECIDED, by).first() is not None or c.execute(_TASK, by).first() is not None:
         return Admission("done", "redelivered", pending(c, document_id=doc_id))
-    known = select(col(DocumentRow.document_id)).where(col(DocumentRow.document_id) == doc_id)
-    if c.execute(known).first() is None:
+    if c.execute(_DOCUMENT, by).first() is None:
         return Admission("done", "redelivered after dead-lettering")
     return Admission("resume", "redelivered before an outcome was stored")
 
 
 def set_status(c: Connection, document_id: str, status: str) -> datetime:
     """Move the document to `status`; returns when it was received."""
-    q = (
-        update(DocumentRow)
-        .where(col(DocumentRow.document_id) == document_id)
-        .values(status=status)
-        .returning(col(DocumentRow.received_at))
-    )
-    received = c.execute(q).scalar()
+    received = c.execute(_SET_STATUS, {"doc": document_id, "new_status": status}).scalar()
     if received is None:
         raise KeyError(document_id)
     return received
@@ -199,4 +217,4 @@ def save_outcome(
 
 
 def mark_emitted(c: Connection, outbox_ids: list[int]) -> None:
-    c.execute(update(OutboxRow).where(col(OutboxRow.id).in_(outbox_ids)).values(emitted_at=utcnow()))
+    c.execute(_EMITTED, {"ids": outbox_ids, "now": utcnow()})
