@@ -12,6 +12,12 @@
     │   └── ReviewRefused      unknown task, duplicate or late completion
     └── WorkflowError          permanent: the graph could not run or resume this document
 
+    ModelRefError              permanent: a model ref (`extractor@champion`, `extractor/3`,
+    │                          `llm:MODEL[@URL]`) cannot be served; raised by commands and
+    │                          at worker start, never while a document is in flight
+    ├── UnknownModelRef        no such model, version or alias, or a malformed ref
+    └── ModelUnloadable        the version exists but this code cannot load it
+
 Retryable infrastructure failures (database down, broker unreachable) are not
 ours: they propagate as their library's exceptions and the stream edge retries.
 """
@@ -60,4 +66,50 @@ class ReviewRefused(InvalidEvent):
 
 
 class WorkflowError(AgentError):
+    pass
+
+
+class ModelRefError(Exception):
+    """A model ref names nothing servable; the message says which ref and why."""
+
+
+class RegistryError(Exception):
+    """Base of the model registry's refusals (agents/registry.py); the CLI prints the
+    message and exits 2.
+
+        RegistryError
+        ├── UnknownModelRef     a reference that is malformed or names nothing registered
+        ├── BadStatus           a status the registry does not know, or `active` by set_status
+        ├── PromotionRefused    the version stays where it is
+        │   ├── GateRefused     worse than the active version on the held-out split (both scores)
+        │   └── Unservable      this code cannot serve it (feature version, missing file, server)
+        └── NoPreviousVersion   a rollback with nothing to go back to
+    """
+
+
+class UnknownModelRef(RegistryError, ModelRefError):  # both trees: the merge of registry and eval
+    pass
+
+
+class BadStatus(RegistryError):
+    pass
+
+
+class PromotionRefused(RegistryError):
+    pass
+
+
+class GateRefused(PromotionRefused):
+    pass
+
+
+class Unservable(PromotionRefused):
+    pass
+
+
+class NoPreviousVersion(RegistryError):
+    pass
+
+
+class ModelUnloadable(ModelRefError):
     pass

@@ -147,12 +147,21 @@ class LlmRetrier:
             await self._drop(thread)
         return outcome, out
 
+    def use_context(self, context: WorkflowContext) -> None:
+        """Retries from now on run with these model versions (a promotion)."""
+        self._ctx = context
+
     async def _run(self, c: RetryCandidate, thread: str) -> dict[str, Any]:
-        state = {"document": c.document.model_dump(mode="json"), "received_at": c.received_at.isoformat()}
+        ctx = self._ctx
+        state = {
+            "document": c.document.model_dump(mode="json"),
+            "received_at": c.received_at.isoformat(),
+            "model_refs": dict(ctx.model_refs),
+        }
         result: dict[str, Any] = await self._graph.ainvoke(
             state,
             config={"configurable": {"thread_id": thread}},
-            context=self._ctx,
+            context=ctx,
             durability="exit",
         )
         return result

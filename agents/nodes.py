@@ -109,6 +109,7 @@ def finalize(state: WorkflowState) -> dict[str, Any]:
             "extractor": extraction.model_version,
             "triage": triage_result.model_version,
         },
+        "model_refs": dict(state.get("model_refs") or {}),
         "rules_version": rules_result.rules_version,
     }
     if review is not None:

@@ -113,6 +113,11 @@ class DocumentService:
         except InvalidEvent as exc:
             return await self._dead_letter(raw=raw, meta=meta, exc=exc)
 
+    def use_context(self, context: WorkflowContext) -> None:
+        """Documents received from now on run with `context` (new model versions);
+        those in flight finish with the one they started with."""
+        self._ctx = context
+
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
         await self._store.mark_emitted(outbox_ids=outbox_ids)
 
@@ -132,25 +137,29 @@ class DocumentService:
             raise ContentConflict(admission.detail)
         if admission.status in ("done", "duplicate"):
             return admission.pending
+        ctx = self._ctx  # this document's models, whatever a promotion swaps in meanwhile
         state: WorkflowState = {
             "document": document.model_dump(mode="json"),
             "received_at": env.time.isoformat(),
+            "model_refs": dict(ctx.model_refs),
         }
         thread = document.document_id
-        result = await self._guarded(run_straight_through(state, context=self._ctx), thread=thread)
+        result = await self._guarded(run_straight_through(state, context=ctx), thread=thread)
         correlation = env.correlation_id or env.event_id
         if "decision" not in result:
             # Routed to review: only now does the workflow need the graph and a
             # checkpoint, entered at the human-review pause with the verdicts.
-            await self._run(result, thread=thread)
+            await self._run(result, thread=thread, context=ctx)
             return await self._request_review(dict(result), env=env, correlation=correlation)
         return await self._decide(dict(result), document_id=document.document_id, correlation=correlation)
 
-    async def _run(self, graph_input: Any, *, thread: str) -> dict[str, Any]:
+    async def _run(
+        self, graph_input: Any, *, thread: str, context: WorkflowContext | None = None
+    ) -> dict[str, Any]:
         run = self._graph.ainvoke(
             graph_input,
             config={"configurable": {"thread_id": thread}},
-            context=self._ctx,
+            context=context or self._ctx,
             durability="exit",
         )
         result: dict[str, Any] = await self._guarded(run, thread=thread)

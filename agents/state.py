@@ -7,8 +7,8 @@ our classes. Nodes validate them back into models where they compute.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypedDict
 
@@ -37,6 +37,9 @@ class WorkflowState(TypedDict, total=False):
     """`ReviewCompleted` payload the human-review interrupt resumed with."""
     decision: dict[str, Any]
     """Final `DocumentDecided` payload."""
+    model_refs: dict[str, str]
+    """Registry versions of the models this run started with (`WorkflowContext.model_refs`):
+    a promotion mid-document does not change what it is decided by, nor what it records."""
 
 
 ReferenceLookup = Callable[[Extraction, str], Awaitable[ReferenceFacts]]
@@ -53,3 +56,5 @@ class WorkflowContext:
     reference: ReferenceLookup
     routing: RoutingPolicy
     clock: Callable[[], datetime]
+    model_refs: Mapping[str, str] = field(default_factory=dict)
+    """`name → name/version` of the registry versions `triage` and `extractor` are."""

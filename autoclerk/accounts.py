@@ -44,11 +44,15 @@ async def add_user(*, db_url: str, username: str, password: str, role: str) -> N
     )
 
 
-async def add_token(*, db_url: str, username: str, name: str, days: int) -> tuple[str, datetime]:
-    """A new API token for `username` and when it expires; only its hash is stored."""
+async def add_token(
+    *, db_url: str, username: str, name: str, days: int, scope: str = "review"
+) -> tuple[str, datetime]:
+    """A new API token for `username` and when it expires; only its hash is stored.
+    `scope`: review or ingest (`review.errors.Invalid` otherwise)."""
     expires = _now() + timedelta(days=days)
     token = await _in_session(
-        db_url, lambda s: create_token(s, username=username, name=name, expires_at=expires)
+        db_url,
+        lambda s: create_token(s, username=username, name=name, expires_at=expires, scope=scope),  # type: ignore[arg-type]
     )
     return token, expires
 

@@ -1,16 +1,14 @@
 """The real adapters, each built from `Settings`: the bootstrap's helpers.
 
-`autoclerk.bootstrap.open_runtime` calls `build_adapters`; the pieces are public for
+`autoclerk.bootstrap.open_runtime` calls `open_adapters`; the pieces are public for
 the commands and benchmarks that need one of them alone (the LLM extractor, its cache).
-Nothing here trains or checks a model: the paths handed in were vetted once, at start
-(`feedback.models.ensure_models`), and each model is loaded here once.
+Nothing here trains or checks a model: the models come loaded from the registry's
+active versions (`autoclerk.served`), vetted before they became active.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from agents.decode import DocumentLimits, PdfParser
 from agents.extract.llm import LlmExtractor
 from agents.extract.llm_cache import ExtractionCache, LayeredCache, LruExtractionCache
-from agents.model_store import CLAIMS_RISK, EXTRACTOR, SERVED, TRIAGE, current, thresholds_path
+from agents.model_store import thresholds_path
 from agents.ports import Extractor, RulesEvaluator, TriageClassifier
 from agents.routing import RoutingPolicy
 from agents.triage.runtime import OnnxTriageClassifier
@@ -39,19 +37,12 @@ class Adapters:
     rules: RulesEvaluator
     parse_pdf: PdfParser
     routing: RoutingPolicy
+    model_refs: dict[str, str] = field(default_factory=dict)
+    """The registry versions of `triage` and `extractor` (`name → name/version`)."""
 
 
 class ModelsMissing(RuntimeError):
-    """A served model has no CURRENT version: train it first (`autoclerk train …`)."""
-
-
-def served_models(settings: Settings) -> dict[str, Path]:
-    """The CURRENT artifact of each model a worker serves, as the registry points now."""
-    found = {name: current(settings.models.dir, name) for name in SERVED}
-    missing = [name for name, path in found.items() if path is None]
-    if missing:
-        raise ModelsMissing(f"no trained {', '.join(missing)} in {settings.models.dir}")
-    return {name: path for name, path in found.items() if path is not None}
+    """A served model has no active version: train it first (`autoclerk train …`)."""
 
 
 def document_limits(settings: Settings) -> DocumentLimits:
@@ -104,7 +95,7 @@ def build_llm_extractor(
     )
 
 
-def load_triage(settings: Settings, path: Path) -> OnnxTriageClassifier:
+def load_triage(settings: Settings, path: Path, *, claims_risk: Path | None = None) -> OnnxTriageClassifier:
     return OnnxTriageClassifier.load(
         path,
         max_batch=settings.models.triage_max_batch,
@@ -112,20 +103,8 @@ def load_triage(settings: Settings, path: Path) -> OnnxTriageClassifier:
         prefer_gpu=settings.models.prefer_gpu,
         # Auto-claim fraud model: trained by `autoclerk train claims-risk --csv …` on
         # data we may not ship, so it is used only where an operator trained it.
-        claims_risk=current(settings.models.dir, CLAIMS_RISK),
+        claims_risk=claims_risk,
     )
-
-
-def build_extractor(settings: Settings, *, path: Path, engine: AsyncEngine) -> Extractor:
-    """The LLM when one is configured, its answers cached in this database so no worker
-    pays twice for the same content; otherwise the local model (no network)."""
-    if settings.llm.enabled:
-        return build_llm_extractor(settings.llm, cache=layered_cache(engine=engine))
-    # imported here: its rankers are scikit-learn estimators, whose import a worker
-    # extracting with an LLM need not pay
-    from agents.extract.local import LocalExtractor
-
-    return LocalExtractor.load(path)
 
 
 def routing_policy(settings: Settings) -> RoutingPolicy:
@@ -141,26 +120,16 @@ def routing_policy(settings: Settings) -> RoutingPolicy:
     )
 
 
-@asynccontextmanager
-async def open_adapters(
-    settings: Settings, *, models: dict[str, Path], engine: AsyncEngine
-) -> AsyncIterator[Adapters]:
-    """Every adapter the workflow uses, each model loaded once; the triage batcher runs
-    and the LLM client is open until the block ends."""
-    triage = load_triage(settings, models[TRIAGE])
-    extractor = build_extractor(settings, path=models[EXTRACTOR], engine=engine)
+def build_adapters(
+    settings: Settings, *, triage: TriageClassifier, extractor: Extractor, model_refs: dict[str, str]
+) -> Adapters:
+    """Every adapter the workflow uses, around models loaded (and later closed) by the caller."""
     routing = routing_policy(settings)
-    adapters = Adapters(
+    return Adapters(
         triage=triage,
         extractor=extractor,
         rules=ZenRulesEvaluator.load(settings.rules_dir, limits=routing.rule_limits),
         parse_pdf=pdf_parser(settings),
         routing=routing,
+        model_refs=model_refs,
     )
-    await triage.start()
-    try:
-        yield adapters
-    finally:
-        await triage.close()
-        if isinstance(extractor, LlmExtractor):
-            await extractor.aclose()

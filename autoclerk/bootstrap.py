@@ -3,18 +3,19 @@
 Tests call `build_service` (and `build_llm_retrier`) with fakes of our own interfaces;
 the worker calls `open_runtime`, which opens the database and builds the real adapters
 from `Settings` (`autoclerk.adapters`) and hands them to the same functions. Models are
-vetted once per worker start (`feedback.models.ensure_models`, before the runtime
-opens) and loaded once, here.
+trained if missing once per worker start (`feedback.models.ensure_models`, before the
+runtime opens), loaded here from the registry's active versions, and switched live
+when those move (`autoclerk.served.ModelSwitch`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,7 +30,9 @@ from agents.llm_retry import LlmRetrier, RetryConfig
 from agents.ports import DocumentStore
 from agents.service import DocumentService, ServiceConfig
 from agents.state import WorkflowContext
-from autoclerk.adapters import Adapters, document_limits, open_adapters, served_models
+from autoclerk.adapters import Adapters, build_adapters, document_limits
+from autoclerk.registry import SettingsRegistry, open_registry
+from autoclerk.served import ModelSwitch, ServedModels, active_versions, load_served
 from infra.checkpoint import open_checkpointer
 from infra.db.engine import make_async_engine, migrate
 from infra.db.transactions import open_transactions
@@ -80,6 +83,7 @@ def workflow_context(
         reference=reference,
         routing=adapters.routing,
         clock=clock,
+        model_refs=dict(adapters.model_refs),
     )
 
 
@@ -170,22 +174,38 @@ class Runtime:
     database: Database
     topics: Topics
     adapters: Adapters
+    models: ModelSwitch
+    """Switches `service` (and `retrier`) to the registry's active versions when they move."""
     retrier: LlmRetrier | None = None
     """Set when an LLM extracts and `llm.retry_window_s` > 0."""
 
 
 @asynccontextmanager
-async def open_runtime(
-    settings: Settings, *, models: dict[str, Path] | None = None, schema: str | None = None
-) -> AsyncIterator[Runtime]:
-    """Everything a worker needs, each model loaded once. `models`: the artifacts
-    `ensure_models` vetted at start; by default the registry's CURRENT versions."""
-    models = models if models is not None else served_models(settings)
+async def _served(
+    settings: Settings, *, engine: AsyncEngine
+) -> AsyncIterator[tuple[SettingsRegistry, ServedModels]]:
+    registry = await asyncio.to_thread(open_registry, settings)  # migrates, imports the folder layout
+    try:
+        versions = await asyncio.to_thread(active_versions, registry)
+        served = await asyncio.to_thread(
+            load_served, settings, registry=registry, versions=versions, engine=engine
+        )
+        yield registry, served
+    finally:
+        registry.close()
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, schema: str | None = None) -> AsyncIterator[Runtime]:
+    """Everything a worker needs: the registry's active models, loaded once each."""
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
     async with (
         open_database(settings.db.url, schema=schema, reference_ttl_s=settings.db.reference_ttl_s) as db,
-        open_adapters(settings, models=models, engine=db.engine) as adapters,
+        _served(settings, engine=db.engine) as (registry, served),
     ):
+        adapters = build_adapters(
+            settings, triage=served.triage, extractor=served.extractor, model_refs=served.refs
+        )
         service = build_service(
             store=db.store,
             checkpointer=db.checkpointer,
@@ -211,4 +231,21 @@ async def open_runtime(
             if settings.llm.enabled and settings.llm.retry_window_s > 0
             else None
         )
-        yield Runtime(service=service, database=db, topics=topics, adapters=adapters, retrier=retrier)
+
+        def apply(new: ServedModels) -> None:
+            swapped = replace(adapters, triage=new.triage, extractor=new.extractor, model_refs=new.refs)
+            context = workflow_context(store=db.store, adapters=swapped)
+            service.use_context(context)
+            if retrier is not None:
+                retrier.use_context(context)
+
+        switch = ModelSwitch(
+            settings=settings, registry=registry, engine=db.engine, current=served, apply=apply
+        )
+        await served.start()
+        try:
+            yield Runtime(
+                service=service, database=db, topics=topics, adapters=adapters, models=switch, retrier=retrier
+            )
+        finally:
+            await switch.aclose()

@@ -11,7 +11,13 @@ from infra.settings import Settings
 
 
 async def export_from_store(
-    *, settings: Settings, out: Path, since: datetime | None, fmt: ExportFormat = "labelled"
+    *,
+    settings: Settings,
+    out: Path,
+    since: datetime | None,
+    fmt: ExportFormat = "labelled",
+    scrub_pii: bool = False,
+    pii_map: Path | None = None,
 ) -> ExportSummary:
     """Migrate if needed, read completed reviews, write them; returns the summary."""
     from feedback.export import export_reviews
@@ -21,6 +27,13 @@ async def export_from_store(
     migrate(settings.db.url)
     engine = make_async_engine(settings.db.url)
     try:
-        return await export_reviews(source=SqlReviewedSource(engine=engine), out=out, since=since, fmt=fmt)
+        return await export_reviews(
+            source=SqlReviewedSource(engine=engine),
+            out=out,
+            since=since,
+            fmt=fmt,
+            scrub_pii=scrub_pii,
+            pii_map=pii_map,
+        )
     finally:
         await engine.dispose()

@@ -1,8 +1,9 @@
 """Process entrypoints for `autoclerk worker` and `autoclerk broker`.
 
 Serving only: nothing here (or below) imports training code; the models a worker
-serves are vetted before it starts (`feedback.models.ensure_models`, called by the
-command) and loaded once, when the runtime opens on faust's loop.
+serves are trained if missing before it starts (`feedback.models.ensure_models`, called
+by the command), loaded from the registry's active versions when the runtime opens on
+faust's loop, and switched live by `RegistryWatch` when a promotion or rollback moves them.
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ class RuntimeProcessor:
     is opened on that loop at the first message and closed when the worker stops.
     """
 
-    def __init__(self, settings: Settings, *, models: dict[str, Path] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._models = models
         self._stack = AsyncExitStack()
         self._runtime: Runtime | None = None
         self._lock: asyncio.Lock | None = None
@@ -50,9 +50,7 @@ class RuntimeProcessor:
             async with self._lock:
                 if self._runtime is None:
                     try:
-                        self._runtime = await self._stack.enter_async_context(
-                            open_runtime(self._settings, models=self._models)
-                        )
+                        self._runtime = await self._stack.enter_async_context(open_runtime(self._settings))
                     except Exception as exc:
                         # Not the message's fault: never dead-letter it. Retrying, then
                         # stopping unacknowledged, leaves it for a healthy worker.
@@ -80,8 +78,35 @@ class RuntimeProcessor:
     async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
         await (await self._rt()).service.mark_undeliverable(outbox_ids=outbox_ids, reason=reason)
 
+    async def check_models(self) -> None:
+        """Switch to the registry's active versions if they moved (nothing before the
+        first message: the runtime, opened then, starts with the active ones)."""
+        if self._runtime is not None:
+            await self._runtime.models.check()
+
     async def close(self) -> None:
         await self._stack.aclose()
+
+
+class RegistryWatch(Service):
+    """Polls the model registry's generation; a promotion or rollback reaches every
+    worker within `interval_s` plus the time to load the new version."""
+
+    def __init__(self, processor: RuntimeProcessor, *, interval_s: float) -> None:
+        super().__init__()
+        self._processor = processor
+        self._interval_s = interval_s
+
+    @Service.task
+    async def _watch(self) -> None:
+        while not self.should_stop:
+            await self.sleep(self._interval_s)
+            if self.should_stop:
+                return
+            try:
+                await self._processor.check_models()
+            except Exception as exc:  # database down: serve what we have, look again later
+                logging.getLogger("autoclerk.models").warning("registry check failed (%r)", exc)
 
 
 class _Closer(Service):
@@ -117,8 +142,8 @@ def consumer_group(prefix: str, epoch: str) -> str:
     return f"{prefix}-worker-{epoch[:12]}" if epoch else f"{prefix}-worker"
 
 
-def run_worker_process(settings: Settings, *, models: dict[str, Path] | None = None) -> int:
-    """Consume until stopped; `models`: the artifacts vetted at start (default: CURRENT)."""
+def run_worker_process(settings: Settings) -> int:
+    """Consume until stopped, serving the registry's active models."""
     assert settings.kafka.bootstrap is not None
     configure_logging()
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
@@ -133,7 +158,7 @@ def run_worker_process(settings: Settings, *, models: dict[str, Path] | None = N
     warning = reset_report(db_url=settings.db.url, epoch=epoch)
     if warning is not None:
         shout(warning)
-    processor = RuntimeProcessor(settings, models=models)
+    processor = RuntimeProcessor(settings)
     app = build_app(
         bootstrap=settings.kafka.bootstrap,
         topics=topics,
@@ -148,7 +173,11 @@ def run_worker_process(settings: Settings, *, models: dict[str, Path] | None = N
         max_event_bytes=settings.kafka.max_event_bytes,
     )
     watch = EpochWatch(bootstrap=settings.kafka.bootstrap, prefix=settings.kafka.topic_prefix, epoch=epoch)
-    services: list[Service] = [_Closer(processor), watch]
+    services: list[Service] = [
+        _Closer(processor),
+        watch,
+        RegistryWatch(processor, interval_s=settings.models.watch_interval_s),
+    ]
     if settings.llm.enabled and settings.llm.retry_window_s > 0:
         # Stopped before _Closer (mode stops services in reverse), so no round runs
         # on a closed runtime.

@@ -79,8 +79,8 @@ async def run(*, mb: float, shape: str, models: Path | None) -> dict[str, object
     env = padded_claim(data_dir=settings.data_dir, target_bytes=int(mb * 1_000_000), shape=shape)
     raw = env.model_dump_json().encode()
     meta = MessageMeta(topic="bench.documents.received", partition=0, offset=0)
-    found = ensure_models(models_dir=settings.models.dir, data_dir=settings.data_dir)
-    async with open_runtime(settings, models=found) as rt:
+    ensure_models(models_dir=settings.models.dir, data_dir=settings.data_dir)
+    async with open_runtime(settings) as rt:
         before = _peak_rss_mb()
         t0 = time.perf_counter()
         out = await rt.service.on_received(raw=raw, meta=meta)

@@ -141,7 +141,7 @@ async def _profiled(runtime: Any, raws: list[bytes], topic: str, c: int, offset0
 async def run(n: int, concurrencies: list[int], profile: Path | None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="autoclerk-bench-service-"))
     settings = _settings(tmp)
-    models = ensure_models(models_dir=settings.models.dir, data_dir=settings.data_dir)
+    ensure_models(models_dir=settings.models.dir, data_dir=settings.data_dir)
     total = 1 + n * len(concurrencies)
     docs = sample_documents(data_dir=settings.data_dir)
     events = [received_event(docs[i % len(docs)]) for i in range(total)]
@@ -154,7 +154,7 @@ async def run(n: int, concurrencies: list[int], profile: Path | None) -> dict[st
     load_shipped_reference(engine=engine, data_dir=settings.data_dir)
     engine.dispose()
     out: dict[str, Any] = {"documents_per_pass": n}
-    async with open_runtime(settings, models=models) as runtime:
+    async with open_runtime(settings) as runtime:
         topic = runtime.topics.received
         await _service(runtime, raws[:1], topic, 1, 0)  # warm-up: first-call costs
         model_s = await bare_model_cpu_s(runtime, events[1 : n + 1])

@@ -10,18 +10,26 @@ from pathlib import Path
 
 from agents.extract.local import LocalExtractor
 from agents.extract.train import train_local_extractor
-from feedback.datasets import load_labelled_jsonl, sroie_document
+from feedback.datasets import load_labelled_jsonl, load_sroie
+from feedback.errors import DatasetError
 from feedback.evaluation import EvalReport, cross_validate, holdout_evaluation
 from schemas.document import LabelledDocument
 
 
 def load_dataset(path: Path) -> list[LabelledDocument]:
     """SROIE's JSONL (records with `entities`) or ours (`LabelledDocument` per line)."""
-    with path.open() as fh:
-        first = json.loads(next(line for line in fh if line.strip()))
-    if "entities" in first:
-        with path.open() as fh:
-            return [sroie_document(json.loads(line)) for line in fh if line.strip()]
+    if not path.is_file():
+        raise DatasetError(f"no dataset at {path}")
+    with path.open(encoding="utf-8") as fh:
+        line = next((line for line in fh if line.strip()), None)
+    if line is None:
+        raise DatasetError(f"{path}: empty file, no labelled documents")
+    try:
+        first = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"{path}: the first record is not JSON ({exc})") from exc
+    if isinstance(first, dict) and "entities" in first:
+        return load_sroie(path)
     return load_labelled_jsonl(path)
 
 

@@ -31,7 +31,9 @@ from pydantic import BaseModel
 from feedback.datasets import declared_split, write_labelled_jsonl
 from feedback.errors import ExportError
 from feedback.exceptions import LABEL, SOURCE
+from feedback.export_manifest import build_manifest, dedup, manifest_path, pii_map_path, write_json
 from feedback.finetune import fine_tuning_set, write_jsonl
+from feedback.pii import PERSON_FIELDS, Scrubber
 from schemas.document import LabelledDocument, Provenance
 from schemas.events import FieldCorrection
 from schemas.feedback import ReviewedDocument
@@ -55,6 +57,10 @@ class ExportSummary(BaseModel):
     by_reviewer: dict[str, int]
     written: int = 0  # lines in the file: documents, or fine-tuning examples
     skipped: list[tuple[str, str]] = []  # (document id, why) left out of a fine-tuning file
+    duplicates: int = 0  # reviews dropped: a newer review of the same content was kept
+    reconciled: int = 0  # documents whose answer is a lead's reconciliation of two reviews
+    manifest: str | None = None  # the manifest written beside the export
+    pii_map: str | None = None  # where the placeholders' originals went (with --scrub-pii)
 
 
 def reviewed_value(*, field: str, typed: str | None) -> str | None:
@@ -137,12 +143,29 @@ def summarise(documents: Sequence[LabelledDocument]) -> ExportSummary:
 
 
 async def export_reviews(
-    *, source: ReviewedSource, out: Path, since: datetime | None = None, fmt: ExportFormat = "labelled"
+    *,
+    source: ReviewedSource,
+    out: Path,
+    since: datetime | None = None,
+    fmt: ExportFormat = "labelled",
+    scrub_pii: bool = False,
+    pii_map: Path | None = None,
 ) -> ExportSummary:
     """Write every review completed since `since` (atomically: a reader never sees half
     a file) as our labelled JSONL, or as OpenAI chat fine-tuning examples for the LLM
-    extractor (`fmt="openai"`); returns what was written."""
-    documents = [labelled_from_review(reviewed=r) async for r in source.reviewed(since=since)]
+    extractor (`fmt="openai"`), one document per content (the newest review); the
+    manifest beside it; with `scrub_pii`, personal data replaced by placeholders and
+    the mapping back written to `pii_map` (default `<out>.pii-map.json`), never into
+    the export. Returns what was written."""
+    reviews = [r async for r in source.reviewed(since=since)]
+    rounds = {r.document.document_id: r.review_rounds for r in reviews}
+    documents, duplicates = dedup([labelled_from_review(reviewed=r) for r in reviews])
+    scrubber = Scrubber() if scrub_pii else None
+    if scrubber is not None:
+        extracted = {
+            r.document.document_id: [r.extraction.value(f) or "" for f in PERSON_FIELDS] for r in reviews
+        }
+        documents = [scrubber.document(d, extracted=extracted.get(d.document_id, ())) for d in documents]
     tmp = out.with_name(out.name + ".tmp")
     skipped: list[tuple[str, str]] = []
     if fmt == "openai":
@@ -154,7 +177,32 @@ async def export_reviews(
     else:
         written = write_labelled_jsonl(documents, tmp)
     tmp.replace(out)
-    return summarise(documents).model_copy(update={"written": written, "skipped": skipped})
+    mapping = None
+    if scrubber is not None:
+        mapping = pii_map or pii_map_path(out)
+        write_json(mapping, {"export": out.name, "placeholders": scrubber.mapping}, private=True)
+    manifest = build_manifest(
+        export=out,
+        fmt=fmt,
+        documents=documents,
+        written=written,
+        duplicates=duplicates,
+        skipped=skipped,
+        rounds=rounds,
+        pii_map=mapping,
+        placeholders=len(scrubber.mapping) if scrubber else 0,
+    )
+    write_json(manifest_path(out), manifest)
+    return summarise(documents).model_copy(
+        update={
+            "written": written,
+            "skipped": skipped,
+            "duplicates": len(duplicates),
+            "reconciled": manifest["counts"]["reconciled_by_lead"],
+            "manifest": str(manifest_path(out)),
+            "pii_map": str(mapping) if mapping else None,
+        }
+    )
 
 
 def merge_documents(

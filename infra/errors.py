@@ -9,9 +9,11 @@ error's message as the reason, or send it to human review).
     ├── RetryableInfraError      transient: the outside world may recover
     │   └── LlmUnavailable       the LLM server timed out, was unreachable, rate-limited
     │                            us (429) or failed (5xx); `retry_after_s` when it said
+    │   └── FineTuneUnavailable  the fine-tuning/files API timed out, was unreachable, 429 or 5xx
     └── PermanentInfraError      the input or configuration is wrong; retrying is useless
         ├── LlmRequestRejected   the LLM server refused the request itself (400, 401,
         │                        404, 422: bad key, unknown model, unsupported schema)
+        ├── FineTuneRejected     the fine-tuning/files API refused the request (400, 401, 404)
         ├── PdfUnreadable        bytes are not a readable PDF with a text layer
         │                        (`reason`: not_pdf, encrypted, no_text, too_many_pages, page_too_large)
         ├── BrokerError          the embedded tansu broker cannot start or is not running
@@ -90,6 +92,22 @@ class LlmUnavailable(RetryableInfraError):
 
 class LlmRequestRejected(PermanentInfraError):
     """The LLM server rejected the request (credentials, model name, schema)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class FineTuneUnavailable(RetryableInfraError):
+    """The fine-tuning or files API failed transiently (timeout, connection, 408/409/429, 5xx)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class FineTuneRejected(PermanentInfraError):
+    """The fine-tuning or files API refused the request itself (bad file, model, key, id)."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)

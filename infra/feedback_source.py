@@ -12,10 +12,18 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 
-from infra.db.tables import CorrectionRow, DocumentRow, ExtractionRow, ReviewSubmissionRow, ReviewTaskRow
+from infra.db.tables import (
+    CorrectionRow,
+    DocumentRow,
+    ExtractionRow,
+    ReviewOpinionRow,
+    ReviewSubmissionRow,
+    ReviewTaskRow,
+)
 from schemas.document import Document, Line, PageSize
 from schemas.events import FieldCorrection
 from schemas.feedback import ReviewedDocument
@@ -106,6 +114,15 @@ class SqlReviewedSource:
                 )
             )
             reject_kind = {task_id: kind for task_id, kind in kinds.all()}
+            # A task two reviewers answered keeps each answer in review_opinions; only the
+            # final one (the agreement, or the lead's reconciliation) reached the task row
+            # and `corrections`, which is what we read: the opinions only count the rounds.
+            rounds_q = (
+                select(col(ReviewOpinionRow.task_id), func.max(col(ReviewOpinionRow.round)))
+                .where(col(ReviewOpinionRow.task_id).in_([t.task_id for t in tasks]))
+                .group_by(col(ReviewOpinionRow.task_id))
+            )
+            rounds = {task_id: int(n) for task_id, n in (await s.execute(rounds_q)).all()}
             q = select(CorrectionRow).where(col(CorrectionRow.task_id).in_([t.task_id for t in tasks]))
             corrections: dict[str, list[FieldCorrection]] = {}
             for c in (await s.execute(q.order_by(col(CorrectionRow.id)))).scalars():
@@ -132,6 +149,7 @@ class SqlReviewedSource:
                     reviewer=t.reviewer or "",
                     outcome=t.outcome or "",
                     reject_kind=reject_kind.get(t.task_id),
+                    review_rounds=rounds.get(t.task_id, 1),
                     reviewed_at=completed.replace(tzinfo=UTC)
                     if completed and not completed.tzinfo
                     else completed,

@@ -8,6 +8,7 @@ Nothing here is read at import time: call `Settings()` where the process starts.
 from __future__ import annotations
 
 import math
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -89,6 +90,11 @@ class LlmSettings(BaseModel):
     retry_batch: int = Field(
         default=20, ge=1, description="tasks re-extracted per round at most (the LLM's rate limit)"
     )
+    prices_per_mtok: dict[str, tuple[Decimal, Decimal]] = Field(
+        default_factory=dict,
+        description="USD per million (input, output) tokens by model, over the built-in table "
+        '(agents/extract/pricing.py), e.g. {"ft:gpt-4o-mini": ["0.30", "1.20"]}',
+    )
 
     @property
     def enabled(self) -> bool:
@@ -103,6 +109,40 @@ class ModelSettings(BaseModel):
     # adds latency on CPU (bench.triage_rules); it may pay on a GPU at high load.
     triage_max_wait_ms: float = Field(default=0.0, ge=0)
     prefer_gpu: bool = True
+    artifact_root: Path | None = Field(
+        default=None,
+        description="where the model registry keeps artifact archives (shared storage for workers on "
+        "several machines); default <dir>/registry/artifacts",
+    )
+    cache_dir: Path | None = Field(
+        default=None, description="this machine's unpacked copies of artifacts; default <dir>/registry/cache"
+    )
+    watch_interval_s: float = Field(
+        default=2.0, gt=0, description="how often a worker checks the registry for a promotion or rollback"
+    )
+
+    @property
+    def artifacts(self) -> Path:
+        return self.artifact_root or self.dir / "registry" / "artifacts"
+
+    @property
+    def cache(self) -> Path:
+        return self.cache_dir or self.dir / "registry" / "cache"
+
+    shadow_ref: str | None = Field(
+        default=None,
+        description="a candidate extractor run beside the active one on live documents, never "
+        "deciding: a registry ref (extractor/3) or an LLM spec (llm:MODEL[@BASE_URL])",
+    )
+    shadow_share: float = Field(
+        default=0.1, ge=0, le=1, description="share of documents, chosen by document-id hash, shadowed"
+    )
+    shadow_budget_usd: float | None = Field(
+        default=None, ge=0, description="an LLM shadow stops once its stored cost reaches this; None: no cap"
+    )
+    shadow_timeout_s: float = Field(
+        default=30.0, gt=0, description="a shadow extraction taking longer is dropped (and counted)"
+    )
 
 
 SECRET_HELP = 'generate one with: python -c "import secrets; print(secrets.token_urlsafe(48))"'
@@ -203,6 +243,29 @@ class RoutingSettings(BaseModel):
     )
 
 
+class FineTuneSettings(BaseModel):
+    """`autoclerk finetune`: the provider is `llm.base_url` (and `llm.api_key`)."""
+
+    min_examples: int = Field(default=10, ge=1, description="the API refuses fewer")
+    max_example_tokens: int = Field(
+        default=65_536, ge=1024, description="per-example limit (estimated: 2 bytes a token)"
+    )
+    max_file_bytes: int = Field(default=512 * 1024 * 1024, ge=1, description="the Files API's limit")
+    validation_percent: int = Field(
+        default=20, ge=0, le=50, description="examples held out for validation (declared hash split)"
+    )
+    poll_initial_s: float = Field(default=5.0, gt=0, description="first wait between status polls")
+    poll_max_s: float = Field(default=120.0, gt=0, description="polls back off up to this")
+    retry_for_s: float = Field(
+        default=600.0, gt=0, description="how long one call retries 429/5xx/timeouts before giving up"
+    )
+    eval_data: Path | None = Field(
+        default=None,
+        description="labelled JSONL whose declared test split scores a tuned model beside the active "
+        "one; None: the shipped SROIE sample",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOCLERK_", env_nested_delimiter="__", extra="ignore")
 
@@ -213,6 +276,7 @@ class Settings(BaseSettings):
     review: ReviewSettings = ReviewSettings()
     routing: RoutingSettings = RoutingSettings()
     limits: LimitSettings = LimitSettings()
+    finetune: FineTuneSettings = FineTuneSettings()
     rules_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "rules" / "graphs",
         description="folder of JDM decision graphs",

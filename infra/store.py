@@ -36,6 +36,7 @@ from infra.db.tables import (
     utcnow,
 )
 from infra.db.transactions import AsyncTransactions, Transactions
+from infra.deadletters import retried_from
 from infra.store_rows import decision_row, ledger_row, outbox_row, scope_columns
 from schemas.document import Document, content_hash
 from schemas.events import DocumentDecided, DocumentReceived, Envelope, ReviewCompleted, ReviewRequested
@@ -89,6 +90,10 @@ class SqlStore:
     ) -> list[Outgoing]:
         digest = content_hash(raw)
         key = f"dlq:{meta.epoch}:{meta.topic}:{meta.partition}:{meta.offset}:{digest}"
+        async with self._session() as s:
+            # read before the write: the retry that put these bytes here was committed
+            # before it published them
+            retry_of = await retried_from(s, meta=meta, digest=digest)
 
         def record(c: Connection) -> None:
             core.insert_rows(
@@ -102,6 +107,7 @@ class SqlStore:
                     reason=reason,
                     error_type=error_type,
                     original=raw,
+                    retry_of=retry_of,
                 ),
             )
             existing = core.ledger_entry(c, meta, raw)

@@ -98,6 +98,7 @@ def decision_row(d: DocumentDecided, received: datetime) -> DecisionRow:
         reasons=[r.model_dump(mode="json") for r in d.reasons],
         fields=d.fields,
         model_versions=d.model_versions,
+        model_refs=d.model_refs or None,
         rules_version=d.rules_version,
         latency_ms=(now - received).total_seconds() * 1000,
         created_at=now,

@@ -50,6 +50,8 @@ class TokenView(BaseModel):
     revoked_at: datetime | None
     state: str
     """live, revoked or expired"""
+    scope: str = "review"
+    """review (the review API) or ingest (POST /api/documents only)"""
 
 
 def _live_session(now: datetime) -> list[object]:

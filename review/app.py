@@ -26,12 +26,13 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from agents.routing import RoutingPolicy
 from infra.settings import SECRET_HELP, Settings, check_secret_key
-from review import admin, api, api_scopes, docs, pages
+from review import admin, api, api_scopes, deadletter_pages, docs, ingest_api, pages
 from review.context import ReviewContext, utcnow
 from review.deps import csrf_token, get_templates, url_part
-from review.errors import Invalid, InvalidValue, NotAuthenticated, ReviewError, Throttled
+from review.errors import Invalid, InvalidValue, NotAuthenticated, RefusedEvent, ReviewError, Throttled
 from review.http_errors import install_openapi, problems_of, summary, validation_error
 from review.http_guard import RequestGuard
+from review.inbound import Inbound
 from review.login import LoginPolicy
 from review.pdf_pages import PageRenderer, RenderLimits
 from review.publish import Publisher
@@ -59,6 +60,8 @@ async def _review_error(request: Request, exc: Exception) -> Response:
         body = {"detail": str(exc), "error": type(exc).__name__}
         if isinstance(exc, InvalidValue):
             body |= {"field": exc.field, "reason": exc.reason}
+        if isinstance(exc, RefusedEvent):  # the dead-letter path's words for the same refusal
+            body |= {"error_type": exc.error_type, "reason": exc.reason}
         return JSONResponse(body, status_code=exc.status_code, headers=headers)
     if isinstance(exc, NotAuthenticated):
         if request.headers.get("hx-request"):
@@ -118,11 +121,13 @@ def create_app(
     clock: Callable[[], datetime] = utcnow,
     routing: RoutingPolicy | None = None,
     ephemeral_secret: bool = False,
+    inbound: Inbound | None = None,
 ) -> FastAPI:
     """`routing`: the workers' routing policy (fitted thresholds), whose per-field
     thresholds flag low confidence; without one, the configured default threshold.
     `ephemeral_secret`: only the embedded demo (`autoclerk run`) may start without
-    review.secret_key, on a random key of its own."""
+    review.secret_key, on a random key of its own. `inbound`: the worker's checks that
+    HTTP ingest and dead-letter retries run before publishing (from settings by default)."""
     key = _session_key(settings, ephemeral=ephemeral_secret)
 
     if routing is None:
@@ -150,6 +155,7 @@ def create_app(
     templates.env.filters["reason_label"] = reason_label
     app.state.templates = templates
     app.state.login = LoginPolicy.from_settings(settings.review)
+    app.state.inbound = inbound or Inbound.from_settings(settings)
     app.state.review = ReviewContext(
         sessions=async_sessionmaker(engine, expire_on_commit=False),
         publisher=publisher,
@@ -184,6 +190,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api_scopes.router)
     app.include_router(admin.router)
+    app.include_router(deadletter_pages.router)
+    app.include_router(ingest_api.router)
     app.include_router(docs.router)
     app.include_router(pages.router)
     install_openapi(app)

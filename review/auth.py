@@ -29,6 +29,8 @@ from review.errors import Forbidden, Invalid
 from review.passwords import MAX_PASSWORD, Hashing, check_password
 
 Role = Literal["reviewer", "lead", "admin"]
+TokenScope = Literal["review", "ingest"]
+TOKEN_SCOPES: tuple[TokenScope, ...] = ("review", "ingest")
 ROLES: tuple[Role, ...] = ("reviewer", "lead", "admin")
 _RANK = {r: i for i, r in enumerate(ROLES)}
 _USERNAME = re.compile(r"^[a-zA-Z0-9_.@-]{2,64}$")
@@ -39,6 +41,9 @@ class Principal:
     username: str
     role: Role
     via: Literal["session", "token"]
+    scope: TokenScope = "review"
+    """What the credential is for: a session or a review token reviews (by role); an
+    ingest token may only send documents (POST /api/documents), whatever its user's role."""
 
     def has(self, role: Role) -> bool:
         return _RANK[self.role] >= _RANK[role]
@@ -48,8 +53,10 @@ class Principal:
             raise Forbidden(f"needs role {role}")
 
 
-def _principal(user: ReviewUserRow, *, via: Literal["session", "token"]) -> Principal:
-    return Principal(username=user.username, role=cast(Role, user.role), via=via)
+def _principal(user: ReviewUserRow, *, via: Literal["session", "token"], scope: str = "review") -> Principal:
+    return Principal(
+        username=user.username, role=cast(Role, user.role), via=via, scope=cast(TokenScope, scope)
+    )
 
 
 def validate_credentials(*, username: str, password: str) -> None:
@@ -107,22 +114,34 @@ def _token_hash(token: str) -> str:
 
 
 async def create_token(
-    s: AsyncSession, *, username: str, name: str, expires_at: datetime | None = None
+    s: AsyncSession,
+    *,
+    username: str,
+    name: str,
+    expires_at: datetime | None = None,
+    scope: TokenScope = "review",
 ) -> str:
     """A new token for `username`; the only time it is ever shown. `expires_at` None: no
-    expiry (callers pass the configured lifetime; the API and CLI always do)."""
+    expiry (callers pass the configured lifetime; the API and CLI always do). `scope`:
+    review (the review API, by the user's role) or ingest (POST /api/documents only)."""
+    if scope not in TOKEN_SCOPES:
+        raise Invalid(f"token scope must be one of {', '.join(TOKEN_SCOPES)}")
     if await s.get(ReviewUserRow, username) is None:
         raise Invalid(f"no user {username!r}")
     token = "ac_" + secrets.token_urlsafe(32)
-    s.add(ApiTokenRow(token_hash=_token_hash(token), username=username, name=name, expires_at=expires_at))
+    s.add(
+        ApiTokenRow(
+            token_hash=_token_hash(token), username=username, name=name, expires_at=expires_at, scope=scope
+        )
+    )
     await s.commit()
     return token
 
 
 async def token_principal(s: AsyncSession, *, token: str, now: datetime) -> Principal | None:
-    row = (
+    found = (
         await s.execute(
-            select(ReviewUserRow)
+            select(ReviewUserRow, col(ApiTokenRow.scope))
             .join(ApiTokenRow, col(ApiTokenRow.username) == col(ReviewUserRow.username))
             .where(
                 col(ApiTokenRow.token_hash) == _token_hash(token),
@@ -130,10 +149,10 @@ async def token_principal(s: AsyncSession, *, token: str, now: datetime) -> Prin
                 or_(col(ApiTokenRow.expires_at).is_(None), col(ApiTokenRow.expires_at) > now),
             )
         )
-    ).scalar_one_or_none()
-    if row is None or not row.active:
+    ).one_or_none()
+    if found is None or not found[0].active:
         return None
-    return _principal(row, via="token")
+    return _principal(found[0], via="token", scope=found[1])
 
 
 def new_csrf_token() -> str:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from review.auth import Principal, csrf_matches, new_csrf_token, token_principal
 from review.context import ReviewContext
 from review.errors import Forbidden, NotAuthenticated
+from review.inbound import Inbound
 from review.login import LoginPolicy, session_actor
 from review.scopes import Visibility
 
@@ -33,6 +34,10 @@ def get_templates(request: Request) -> Jinja2Templates:
     return request.app.state.templates  # type: ignore[no-any-return]
 
 
+def get_inbound(request: Request) -> Inbound:
+    return request.app.state.inbound  # type: ignore[no-any-return]
+
+
 def get_login_policy(request: Request) -> LoginPolicy:
     return request.app.state.login  # type: ignore[no-any-return]
 
@@ -40,6 +45,7 @@ def get_login_policy(request: Request) -> LoginPolicy:
 Ctx = Annotated[ReviewContext, Depends(get_context)]
 Templates = Annotated[Jinja2Templates, Depends(get_templates)]
 Login = Annotated[LoginPolicy, Depends(get_login_policy)]
+InboundChecks = Annotated[Inbound, Depends(get_inbound)]
 
 
 async def read_session(ctx: Ctx) -> AsyncIterator[AsyncSession]:
@@ -73,6 +79,24 @@ def csrf_token(request: Request) -> str:
 
 
 async def current_actor(request: Request, ctx: Ctx) -> Principal:
+    """The caller of a review route: a session or a review-scope token (an ingest token
+    reviews nothing, whatever its user's role)."""
+    found = await _caller(request, ctx)
+    if found.scope != "review":
+        raise Forbidden("this token may only send documents (POST /api/documents)")
+    return found
+
+
+async def ingest_actor(request: Request, ctx: Ctx) -> Principal:
+    """The caller of POST /api/documents: only a token of scope ingest (no session, no
+    review token: a reviewer's credential cannot inject documents)."""
+    found = await _caller(request, ctx)
+    if found.scope != "ingest":
+        raise Forbidden("needs an API token of scope ingest (autoclerk users create-token --scope ingest)")
+    return found
+
+
+async def _caller(request: Request, ctx: Ctx) -> Principal:
     """The caller, from a Bearer token or the session cookie's server-side session;
     CSRF-checked for cookie writes."""
     auth = request.headers.get("authorization", "")
@@ -94,6 +118,7 @@ async def current_actor(request: Request, ctx: Ctx) -> Principal:
 
 
 CurrentActor = Annotated[Principal, Depends(current_actor)]
+IngestActor = Annotated[Principal, Depends(ingest_actor)]
 
 
 def visibility(actor: CurrentActor, ctx: Ctx) -> Visibility:

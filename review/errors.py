@@ -12,6 +12,8 @@
     │   └── NeedsTwoReviewers     bulk approve refused: the task needs two reviewers (review/second.py)
     ├── Invalid               422: a well-formed request the domain refuses (bad field, mixed reasons)
     │   └── InvalidValue          a corrected value that does not read as its field's shape (`field`)
+    ├── UnsupportedMedia      415: a body of a content type the route does not take
+    ├── RefusedEvent          400/413/422: an event the worker would dead-letter (`error_type`, `reason`)
     ├── Throttled             429: too many login attempts (per account or address); `retry_after` seconds
     └── PublishFailed         503: retryable; the broker did not take review.completed, nothing recorded
 
@@ -85,3 +87,22 @@ class InvalidValue(Invalid):
 
 class PublishFailed(ReviewError):
     status_code = 503
+
+
+class RefusedEvent(ReviewError):
+    """An event the worker would dead-letter, refused before it is published, with the
+    worker's own reason: `error_type` is the class the dead-letter path records
+    (`UndecodableEvent`, `EventTooLarge`, ... of agents/errors.py) and `reason` its message.
+    400 when the bytes are not JSON, 413 when over a size limit, 422 otherwise."""
+
+    status_code = 422
+
+    def __init__(self, *, error_type: str, reason: str, status_code: int = 422) -> None:
+        super().__init__(f"{error_type}: {reason}")
+        self.error_type = error_type
+        self.reason = reason
+        self.status_code = status_code
+
+
+class UnsupportedMedia(ReviewError):
+    status_code = 415

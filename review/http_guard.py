@@ -29,10 +29,11 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from review.deps import current_actor, get_context
+from review.deps import current_actor, get_context, ingest_actor
 from review.errors import ReviewError
 from review.http_errors import error_response
 
+INGEST_PATH = "/api/documents"
 BODILESS = frozenset({"GET", "HEAD", "OPTIONS"})
 _NUL_ESCAPE = re.compile(rb"%00")
 # Only an escape or raw surrogate bytes (ED A0..BF ..) can yield a lone surrogate or NUL.
@@ -63,7 +64,8 @@ class RequestGuard:
         if declared is not None and declared > self.max_body_bytes:
             await self._too_large(scope, receive, send)
             return
-        if scope["path"].startswith("/api/") and "form" not in _content_type(scope):
+        bearer = (_header(scope, b"authorization") or "").lower().startswith("bearer ")
+        if scope["path"].startswith("/api/") and ("form" not in _content_type(scope) or bearer):
             refused = await _authenticate(scope)
             if refused is not None:
                 await refused(scope, receive, send)
@@ -132,8 +134,9 @@ def _url_problem(scope: Scope) -> str | None:
 async def _authenticate(scope: Scope) -> Any:
     """None when the caller is known (the route will know it again), else the refusal."""
     request = Request(scope)  # without receive: nothing here may read the body
+    check = ingest_actor if scope["path"] == INGEST_PATH else current_actor
     try:
-        await current_actor(request, get_context(request))
+        await check(request, get_context(request))
     except ReviewError as exc:
         return error_response(exc.status_code, error=type(exc).__name__, detail=str(exc))
     return None

@@ -5,6 +5,7 @@ The UI publishes and the worker decides; a fake publisher in tests records messa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -12,13 +13,22 @@ from aiokafka import AIOKafkaProducer
 from infra.kafka import make_producer
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """Where the broker put a message (its acknowledgement)."""
+
+    partition: int
+    offset: int
+
+
 class Publisher(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
 
-    async def publish(self, *, topic: str, key: bytes, value: bytes) -> None:
-        """Return only once the broker has the message (acks=all)."""
+    async def publish(self, *, topic: str, key: bytes, value: bytes) -> Delivery | None:
+        """Return only once the broker has the message (acks=all); where it landed, when
+        the transport knows (a dead-letter retry records it to link a repeated failure)."""
         ...
 
 
@@ -38,7 +48,8 @@ class KafkaPublisher:
             await self._producer.stop()
             self._producer = None
 
-    async def publish(self, *, topic: str, key: bytes, value: bytes) -> None:
+    async def publish(self, *, topic: str, key: bytes, value: bytes) -> Delivery:
         if self._producer is None:
             raise RuntimeError("KafkaPublisher.publish before start()")
-        await self._producer.send_and_wait(topic, value=value, key=key)
+        sent = await self._producer.send_and_wait(topic, value=value, key=key)
+        return Delivery(partition=sent.partition, offset=sent.offset)

@@ -98,6 +98,10 @@ class DocumentDecided(BaseModel):
     reasons: list[RuleReason] = Field(default_factory=list)
     fields: dict[str, str | None] = Field(default_factory=dict)
     model_versions: dict[str, str] = Field(default_factory=dict)
+    model_refs: dict[str, str] = Field(
+        default_factory=dict,
+        description="registry versions that decided: {'extractor': 'extractor/3', 'triage': 'triage/2', …}",
+    )
     rules_version: str | None = None
     omitted: list[Omission] = Field(default_factory=list, description="parts cut to fit the size budget")
 

@@ -31,3 +31,8 @@ class ReviewedDocument(BaseModel):
     reject_kind: str | None = Field(
         default=None, description="on a reject: business | fields; None when not given (older answers)"
     )
+    review_rounds: int = Field(
+        default=1,
+        description="answers the task took: 1 one reviewer, 2 two who agreed, 3 a lead reconciled two "
+        "differing answers. The outcome and corrections are always the final (published) answer",
+    )

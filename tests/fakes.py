@@ -12,6 +12,7 @@ from typing import Any
 from schemas.document import Document, LabelledDocument
 from schemas.events import DocumentDecided, ReviewRequested
 from schemas.fields import ExtractedField, Extraction, FieldSource
+from schemas.finetune import JobRecord, ProviderJob
 from schemas.llm import Completion
 from schemas.messages import Outgoing
 from schemas.retry import RetryAudit, RetryCandidate
@@ -248,3 +249,61 @@ class FakeRetryStore:
 
 # The store port's fake is long enough for a module of its own; import it from here.
 from tests.fake_store import FakeDocumentStore  # noqa: E402, F401
+
+
+class FakeFineTuningApi:
+    """`feedback.finetune_jobs.FineTuningApi` in memory: each retrieve takes the next
+    status of `statuses` (the last one repeats); `fail` raises before answering."""
+
+    def __init__(self, *, statuses: list[str], fail: list[Exception] | None = None) -> None:
+        self.statuses = statuses
+        self.fail = fail or []
+        self.uploads: list[str] = []
+        self.polls = 0
+
+    def _maybe_fail(self) -> None:
+        if self.fail:
+            raise self.fail.pop(0)
+
+    def upload(self, *, name: str, content: bytes) -> str:
+        self._maybe_fail()
+        self.uploads.append(name)
+        return f"file-{len(self.uploads)}"
+
+    def create(self, **_: object) -> ProviderJob:
+        self._maybe_fail()
+        return ProviderJob(job_id="ftjob-1", status="validating_files")
+
+    def retrieve(self, job_id: str) -> ProviderJob:
+        self._maybe_fail()
+        status = self.statuses[min(self.polls, len(self.statuses) - 1)]
+        self.polls += 1
+        model = "ft:base:org::1" if status == "succeeded" else None
+        return ProviderJob(
+            job_id=job_id, status=status, fine_tuned_model=model, trained_tokens=100 if model else None
+        )
+
+    def cancel(self, job_id: str) -> ProviderJob:
+        return ProviderJob(job_id=job_id, status="cancelled")
+
+    def events(self, job_id: str, *, limit: int = 20) -> list[str]:
+        return []
+
+
+class FakeJobStore:
+    """`feedback.finetune_jobs.JobStore` in a dict."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, JobRecord] = {}
+
+    def add(self, record: JobRecord) -> None:
+        self.rows[record.job_id] = record
+
+    def get(self, job_id: str) -> JobRecord | None:
+        return self.rows.get(job_id)
+
+    def save(self, record: JobRecord) -> None:
+        self.rows[record.job_id] = record
+
+    def recent(self, *, limit: int = 50) -> list[JobRecord]:
+        return list(self.rows.values())[-limit:]

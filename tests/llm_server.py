@@ -24,7 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -144,8 +144,12 @@ class ScriptedLlmServer:
             }
         )
 
-    def __enter__(self) -> ScriptedLlmServer:
-        app = Starlette(routes=[Route("/v1/chat/completions", self._chat, methods=["POST"])])
+    def routes(self) -> list[Route]:
+        """The endpoints served; a subclass adds its own (tests/ft_server.py)."""
+        return [Route("/v1/chat/completions", self._chat, methods=["POST"])]
+
+    def __enter__(self) -> Self:
+        app = Starlette(routes=self.routes())
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

@@ -10,8 +10,10 @@ from __future__ import annotations
 import typer
 
 from autoclerk.cli import run as run_cmds
+from autoclerk.cli.deadletter import deadletter_app
 from autoclerk.cli.eval import eval_
 from autoclerk.cli.feedback import feedback_app
+from autoclerk.cli.finetune import finetune_app
 from autoclerk.cli.models import models_app
 from autoclerk.cli.reference import reference_app
 from autoclerk.cli.review import review_app
@@ -47,7 +49,9 @@ app.add_typer(review_app, name="review")
 app.add_typer(users_app, name="users")
 app.add_typer(routing_app, name="routing")
 app.add_typer(feedback_app, name="feedback")
+app.add_typer(finetune_app, name="finetune")
 app.add_typer(models_app, name="models")
+app.add_typer(deadletter_app, name="deadletter")
 
 
 def main() -> None:

@@ -36,8 +36,26 @@ def export(
             "examples for the LLM extractor (train split only)",
         ),
     ] = "labelled",
+    scrub_pii: Annotated[
+        bool,
+        typer.Option(
+            "--scrub-pii",
+            help="replace names, phone numbers, e-mails and IBANs by stable placeholders; "
+            "the mapping back goes to --pii-map, never into the export",
+        ),
+    ] = False,
+    pii_map: Annotated[
+        Path | None,
+        typer.Option(dir_okay=False, help="where --scrub-pii writes its mapping (default OUT.pii-map.json)"),
+    ] = None,
 ) -> None:
-    """Write every human-reviewed document: the model's fields with the corrections applied."""
+    """Write every human-reviewed document: the model's fields with the corrections applied
+    (one per content, the newest review; a reconciled review's final answer), and a
+    manifest beside the file (OUT.manifest.json)."""
+    if pii_map is not None and not scrub_pii:
+        raise typer.BadParameter("--pii-map needs --scrub-pii")
+    if pii_map is not None and pii_map.resolve() == out.resolve():
+        raise typer.BadParameter("--pii-map must not be the export itself")
     if fmt not in ("labelled", "openai"):
         raise typer.BadParameter(f"--format: {fmt!r} is not labelled or openai")
     try:
@@ -47,12 +65,22 @@ def export(
     kind: ExportFormat = "openai" if fmt == "openai" else "labelled"
     from autoclerk.export import export_from_store
 
-    summary = asyncio.run(export_from_store(settings=Settings(), out=out, since=after, fmt=kind))
+    summary = asyncio.run(
+        export_from_store(
+            settings=Settings(), out=out, since=after, fmt=kind, scrub_pii=scrub_pii, pii_map=pii_map
+        )
+    )
     console.print(
         f"wrote {summary.documents} reviewed document(s) to {out}: splits {summary.splits}, "
         f"{summary.corrected_fields} corrected and {summary.confirmed_fields} confirmed field values, "
         f"by reviewer {summary.by_reviewer}"
     )
+    console.print(
+        f"{summary.duplicates} duplicate review(s) of the same content dropped, {summary.reconciled} "
+        f"answer(s) reconciled by a lead; manifest {summary.manifest}"
+    )
+    if summary.pii_map:
+        console.print(f"personal data scrubbed; the mapping back is in {summary.pii_map} (keep it private)")
     if fmt == "openai":
         console.print(f"fine-tuning examples written: {summary.written} (test-split documents kept out)")
         for doc_id, why in summary.skipped[:10]:

@@ -56,10 +56,10 @@ def worker() -> None:
         console.print("[red]no broker: set AUTOCLERK_KAFKA__BOOTSTRAP (or start one: autoclerk broker)")
         raise typer.Exit(2)
     configure_logging()
-    models = ensure_models(
+    ensure_models(
         models_dir=settings.models.dir, data_dir=settings.data_dir, log=logging.getLogger("autoclerk").info
     )
-    raise typer.Exit(run_worker_process(settings, models=models))
+    raise typer.Exit(run_worker_process(settings))
 
 
 def broker(

@@ -82,13 +82,18 @@ def create_token_cmd(
     username: Annotated[str, typer.Option(help="the user the machine acts as")],
     name: Annotated[str, typer.Option(help="what the token is for")] = "api",
     days: Annotated[int | None, typer.Option(help="lifetime; default review.token_days", min=1)] = None,
+    scope: Annotated[
+        str, typer.Option(help="review (the review API) or ingest (POST /api/documents only)")
+    ] = "review",
 ) -> None:
     """Print a new API token for a user (shown once; only its hash is stored)."""
     from autoclerk.accounts import add_token
 
     settings = _prepared()
     days = days or settings.review.token_days
-    token, expires = _run(add_token(db_url=settings.db.url, username=username, name=name, days=days))
+    token, expires = _run(
+        add_token(db_url=settings.db.url, username=username, name=name, days=days, scope=scope)
+    )
     console.print(f"expires {expires:%Y-%m-%d %H:%M} UTC")
     print(token)
 
@@ -154,7 +159,9 @@ def tokens_list(username: Annotated[str | None, typer.Option(help="only this use
     from autoclerk.accounts import list_tokens
 
     for t in _run(list_tokens(db_url=_prepared().db.url, username=username)):
-        print(f"{t.id}\t{t.username}\t{t.name}\t{_when(t.created_at)}\t{_when(t.expires_at)}\t{t.state}")
+        print(
+            f"{t.id}\t{t.username}\t{t.name}\t{_when(t.created_at)}\t{_when(t.expires_at)}\t{t.state}\t{t.scope}"
+        )
 
 
 @tokens_app.command("revoke")

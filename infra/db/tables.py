@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -128,6 +128,11 @@ class DecisionRow(SQLModel, table=True):
     reasons: list[Any] = Field(sa_column=Column(JSON, nullable=False))
     fields: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     model_versions: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    model_refs: dict[str, Any] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="registry versions that made it ({'extractor': 'extractor/3', …}); NULL before 0014",
+    )
     rules_version: str | None = None
     latency_ms: float | None = Field(default=None, description="received → decided")
     created_at: datetime = Field(default_factory=utcnow, index=True)
@@ -216,6 +221,51 @@ class DeadLetterRow(SQLModel, table=True):
     reason: str
     error_type: str = Field(index=True)
     original: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    status: str = Field(default="open", index=True, description="open | retried | discarded")
+    retry_of: int | None = Field(
+        default=None, index=True, description="the dead letter whose retry failed again as this one"
+    )
+
+
+class DeadLetterActionRow(SQLModel, table=True):
+    """What an operator did with a dead letter: a retry (the bytes re-published and where
+    they landed, so the worker can link a retry that fails again) or a discard."""
+
+    __tablename__ = "dead_letter_actions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dead_letter_id: int = Field(index=True, foreign_key="dead_letters.id")
+    action: str = Field(description="retry | discard")
+    actor: str
+    at: datetime = Field(default_factory=utcnow)
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    edited: bool = False
+    event_id: str | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = Field(default=None, sa_column=Column(BigInteger))
+    content_hash: str | None = Field(default=None, index=True, description="SHA-256 of the bytes sent")
+    status: str = Field(description="published | discarded")
+
+
+class IngestRequestRow(SQLModel, table=True):
+    """An HTTP ingest answered under an Idempotency-Key: the same key with the same body
+    gets the same answer again, with another body a refusal."""
+
+    __tablename__ = "ingest_requests"
+    __table_args__ = (UniqueConstraint("username", "idempotency_key", name="uq_ingest_requests_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str
+    idempotency_key: str
+    body_sha256: str
+    event_id: str
+    document_id: str
+    topic: str
+    partition: int | None = None
+    offset: int | None = Field(default=None, sa_column=Column(BigInteger))
+    status: str = Field(default="pending", description="pending | published")
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -288,6 +338,9 @@ class ApiTokenRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     revoked_at: datetime | None = None
     expires_at: datetime | None = Field(default=None, description="None: tokens made before expiry existed")
+    scope: str = Field(
+        default="review", description="review (the review API) | ingest (POST /api/documents only)"
+    )
 
 
 class ReviewSessionRow(SQLModel, table=True):
@@ -394,3 +447,71 @@ class ReviewOpinionRow(SQLModel, table=True):
     corrections: list[Any] = Field(sa_column=Column(JSON, nullable=False))
     reject_kind: str | None = Field(default=None, description="business | fields, on a reject")
     created_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class FinetuneJobRow(SQLModel, table=True):
+    """One fine-tuning job at the provider, from upload to registered candidate. The job
+    id is the key: a restarted CLI resumes polling from this row, never from memory."""
+
+    __tablename__ = "finetune_jobs"
+
+    job_id: str = Field(primary_key=True, max_length=128)
+    base_model: str
+    suffix: str | None = None
+    training_file: str = Field(description="provider file id")
+    validation_file: str | None = None
+    training_sha256: str
+    manifest: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(
+        index=True, description="the provider's: validating_files … succeeded/failed/cancelled"
+    )
+    fine_tuned_model: str | None = None
+    trained_tokens: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    registered_version: str | None = Field(default=None, description="registry ref of the candidate")
+    created_at: datetime = Field(default_factory=utcnow, index=True)
+    finished_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelVersionRow(SQLModel, table=True):
+    """One registered version of a served model (schemas/registry.py)."""
+
+    __tablename__ = "model_versions"
+    # Two workers importing the same trained folder (or registering the same configured
+    # LLM) at once: the second insert hits this key and takes the first one's version.
+    __table_args__ = (UniqueConstraint("name", "source_key", name="uq_model_versions_source"),)
+
+    name: str = Field(primary_key=True)
+    version: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    status: str = Field(description="candidate | shadow | active | retired")
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    lineage: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    metrics: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    artifact_uri: str | None = None
+    artifact_sha256: str | None = None
+    source_key: str | None = Field(default=None, description="what it was registered from, when idempotent")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ModelAliasRow(SQLModel, table=True):
+    __tablename__ = "model_aliases"
+
+    name: str = Field(primary_key=True)
+    alias: str = Field(primary_key=True)
+    version: int
+
+
+class ModelEventRow(SQLModel, table=True):
+    """Every registry change in order; workers poll max(id) to notice a promotion."""
+
+    __tablename__ = "model_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True)
+    action: str
+    version: int | None = None
+    previous: int | None = None
+    detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    at: datetime = Field(default_factory=utcnow)

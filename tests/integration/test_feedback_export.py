@@ -6,10 +6,12 @@ store (SQLite file and PostgreSQL schema)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -26,7 +28,7 @@ from schemas.document import Line, PageSize
 from schemas.events import DocumentReceived, Envelope
 from schemas.messages import MessageMeta, Topics
 from tests.fakes import FakeExtractor, FakeRules, FakeTriage
-from tests.review_support import RecordingPublisher, client, login, payloads, review_app
+from tests.review_support import RecordingPublisher, client, login, make_settings, payloads, review_app
 
 TOPICS = Topics.with_prefix("rv")  # the prefix review_app's settings publish under
 PAGE = PageSize(width=400.0, height=900.0)
@@ -192,3 +194,85 @@ async def test_rejected_documents_export_only_what_the_reviewer_checked(
     refused = exported["doc-refused"].gold
     assert refused["issue_date"] == "2024-02-03" and refused["total"] == "99.00"  # checked and right
     assert {d.provenance.reject_kind for d in exported.values() if d.provenance} == {"fields", "business"}
+
+
+async def test_export_keeps_the_reconciled_answer_once_per_content_with_pii_scrubbed(
+    database: Database, db: tuple[str, str | None], tmp_path: Path
+) -> None:
+    url, schema = db
+    service = _service(database)
+    texts = [
+        "vendor_name: ACME?",
+        "issue_date: 2024-01-02",
+        "total: 12.50",
+        "contact: Mr John Smith, jane.doe@example.com, (415) 555-2671",
+        "pay to: GB82 WEST 1234 5698 7654 32",
+    ]
+    # the same scan twice under two ids: one example, not two (and never one per split)
+    for offset, doc_id in enumerate(["doc-first", "doc-again"]):
+        meta = MessageMeta(topic=TOPICS.received, partition=0, offset=offset)
+        emitted = await service.on_received(raw=_received(doc_id, texts), meta=meta)
+        await service.mark_emitted(outbox_ids=[o.outbox_id for o in emitted if o.outbox_id])
+
+    pub = RecordingPublisher()
+    users = {"ana": "reviewer", "bob": "reviewer", "lee": "lead"}
+    settings = make_settings(second_share=1.0)  # every task needs two reviewers
+    async with (
+        review_app(url, schema, publisher=pub, users=users, settings=settings) as (app, _),
+        client(app) as ana,
+        client(app) as bob,
+        client(app) as lee,
+    ):
+        ca, cb, cl = await login(ana, "ana"), await login(bob, "bob"), await login(lee, "lee")
+
+        async def answer(c: Any, csrf: str, total: str) -> str:
+            task = (await c.post("/api/tasks/next", headers={"X-CSRF-Token": csrf})).json()["task_id"]
+            body = {"outcome": "approve", "fields": {"vendor_name": "ACME Ltd", "total": total}}
+            done = await c.post(f"/api/tasks/{task}/complete", json=body, headers={"X-CSRF-Token": csrf})
+            assert done.status_code == 202, done.text
+            return str(task)
+
+        agreed = await answer(ana, ca, "12.50")
+        assert await answer(bob, cb, "12.50") == agreed  # two agree: published
+        differed = await answer(ana, ca, "10.00")
+        assert await answer(bob, cb, "13.00") == differed  # they differ: a lead reconciles
+        assert await answer(lee, cl, "12.00") == differed
+    for offset, (_topic, _key, raw) in enumerate(pub.sent):
+        meta = MessageMeta(topic=TOPICS.review_completed, partition=0, offset=offset)
+        await service.on_review_completed(raw=raw, meta=meta)
+
+    out = tmp_path / "reviews.jsonl"
+    source = SqlReviewedSource(engine=database.engine)
+    summary = await export_reviews(source=source, out=out, scrub_pii=True)
+    assert summary.documents == 1 and summary.duplicates == 1 and summary.reconciled == 1
+    [doc] = load_labelled_jsonl(out)
+    assert doc.gold["total"] == "12.00" and doc.provenance and doc.provenance.reviewer == "lee"
+    exported = out.read_text()
+    for secret in ("John Smith", "jane.doe@example.com", "555-2671", "GB82 WEST"):
+        assert secret not in exported
+    assert doc.lines[3].text == "contact: <PERSON_1>, <EMAIL_1>, <PHONE_1>"  # an invoice: no claimant
+    assert doc.lines[4].text == "pay to: <IBAN_1>"
+    assert doc.gold["vendor_name"] == "ACME Ltd" and doc.gold["issue_date"] == "2024-01-02"
+
+    mapping = json.loads((tmp_path / "reviews.jsonl.pii-map.json").read_text())["placeholders"]
+    assert mapping == {
+        "<PERSON_1>": "Mr John Smith",
+        "<EMAIL_1>": "jane.doe@example.com",
+        "<PHONE_1>": "(415) 555-2671",
+        "<IBAN_1>": "GB82 WEST 1234 5698 7654 32",
+    }
+    assert (tmp_path / "reviews.jsonl.pii-map.json").stat().st_mode & 0o077 == 0
+    manifest = json.loads((tmp_path / "reviews.jsonl.manifest.json").read_text())
+    assert manifest["sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert manifest["counts"]["documents"] == 1 and manifest["counts"]["duplicates_dropped"] == 1
+    assert manifest["counts"]["reconciled_by_lead"] == 1 and manifest["counts"]["double_reviewed"] == 1
+    [dropped] = {"doc-first", "doc-again"} - {doc.document_id}  # the older review of the content
+    assert manifest["duplicates"] == [dropped] and manifest["splits"] == {doc.document_id: doc.split}
+    assert manifest["field_coverage"]["total"] == {"labelled": 1, "non_null": 1}
+    assert manifest["reviewed_from"] == manifest["reviewed_to"] is not None
+    assert manifest["pii"] == {
+        "scrubbed": True,
+        "placeholders": 4,
+        "mapping_file": "reviews.jsonl.pii-map.json",
+    }
+    assert "John Smith" not in json.dumps(manifest)

@@ -56,13 +56,13 @@ def test_users_commands(db: tuple[str, str | None]) -> None:
     token = out.strip().splitlines()[-1]
     assert token.startswith("ac_") and "expires" in out
     [row] = [line.split("\t") for line in _run(env, "tokens", "list").strip().splitlines()]
-    token_id, user, name, _, expires, state = row
-    assert (user, name, state) == ("ana", "ci", "live") and expires != "never"
+    token_id, user, name, _, expires, state, scope = row
+    assert (user, name, state, scope) == ("ana", "ci", "live", "review") and expires != "never"
     assert asyncio.run(_state(url, schema, token, "ana"))[:2] == (True, True)
 
     _run(env, "disable", "--username", "ana")
     assert asyncio.run(_state(url, schema, token, "ana"))[:2] == (False, False)
-    assert _run(env, "tokens", "list", "--username", "ana").strip().endswith("revoked")
+    assert _run(env, "tokens", "list", "--username", "ana").strip().endswith("revoked\treview")
     _run(env, "enable", "--username", "ana")
     assert asyncio.run(_state(url, schema, token, "ana"))[:2] == (False, True)  # revoked stays revoked
 
