@@ -10,7 +10,12 @@
     │   ├── UnreadableDocument PDF or base64 that cannot be parsed
     │   ├── ContentConflict    a known document_id with different content
     │   └── ReviewRefused      unknown task, duplicate or late completion
-    └── WorkflowError          permanent: the graph could not run or resume this document
+    ├── WorkflowError          permanent: the graph could not run or resume this document
+    └── ReplayError            a replay refused before it changed or published anything
+        ├── EmptySelection     no criterion, or no document matched
+        ├── OffsetsNotInLedger the ingest ledger has no such topic, partition or offsets
+        ├── CandidateUnavailable  a shadow candidate (extractor, rules, thresholds) cannot load
+        └── ReplayMismatch     an existing replay id asked for with another mode or selection
 
     ModelRefError              permanent: a model ref (`extractor@champion`, `extractor/3`,
     │                          `llm:MODEL[@URL]`) cannot be served; raised by commands and
@@ -112,4 +117,24 @@ class NoPreviousVersion(RegistryError):
 
 
 class ModelUnloadable(ModelRefError):
+    pass
+
+
+class ReplayError(AgentError):
+    """A replay refused to start: the message says why; nothing was published."""
+
+
+class EmptySelection(ReplayError):
+    pass
+
+
+class OffsetsNotInLedger(ReplayError):
+    pass
+
+
+class CandidateUnavailable(ReplayError):
+    pass
+
+
+class ReplayMismatch(ReplayError):
     pass

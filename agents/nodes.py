@@ -17,7 +17,7 @@ from schemas.document import Document
 from schemas.events import DocumentDecided, ReviewCompleted
 from schemas.fields import ExtractedField, Extraction
 from schemas.values import document_amount
-from schemas.verdicts import ReferenceFacts, RouteDecision, RuleResult, TriageResult
+from schemas.verdicts import ReferenceFacts, RouteDecision, RuleReason, RuleResult, TriageResult
 
 
 def _document(state: WorkflowState) -> Document:
@@ -70,7 +70,10 @@ async def route(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict
         triage=TriageResult.model_validate(state["triage"]),
         rules=RuleResult.model_validate(state["rules"]),
         amount=amount_of(extraction),
-        unverified=unverified_selectors(document=_document(state), extraction=extraction, policy=policy),
+        unverified=[
+            *(RuleReason.model_validate(r) for r in state.get("force_review") or []),
+            *unverified_selectors(document=_document(state), extraction=extraction, policy=policy),
+        ],
     )
     # The text is stored with the document row; the checkpoint only needs verdicts.
     return {"route": decision.model_dump(mode="json"), "document": None}

@@ -40,6 +40,9 @@ class WorkflowState(TypedDict, total=False):
     model_refs: dict[str, str]
     """Registry versions of the models this run started with (`WorkflowContext.model_refs`):
     a promotion mid-document does not change what it is decided by, nor what it records."""
+    force_review: list[dict[str, Any]]
+    """`RuleReason`s that send the document to a person whatever else says (a live
+    replay of a reviewer's decision: a machine never overwrites it)."""
 
 
 ReferenceLookup = Callable[[Extraction, str], Awaitable[ReferenceFacts]]

@@ -196,6 +196,20 @@ async def _served(
 
 
 @asynccontextmanager
+async def open_serving_adapters(settings: Settings, *, engine: AsyncEngine) -> AsyncIterator[Adapters]:
+    """The adapters around the registry's active versions, for one-off runs (`replay`):
+    loaded once, not switched live, closed when the block ends."""
+    async with _served(settings, engine=engine) as (_, served):
+        await served.start()
+        try:
+            yield build_adapters(
+                settings, triage=served.triage, extractor=served.extractor, model_refs=served.refs
+            )
+        finally:
+            await served.aclose()
+
+
+@asynccontextmanager
 async def open_runtime(settings: Settings, *, schema: str | None = None) -> AsyncIterator[Runtime]:
     """Everything a worker needs: the registry's active models, loaded once each."""
     topics = Topics.with_prefix(settings.kafka.topic_prefix)

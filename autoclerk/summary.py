@@ -9,7 +9,15 @@ from rich.table import Table
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from infra.db.tables import DeadLetterRow, DecisionRow, DocumentRow, IngestLedger, OutboxRow, ReviewTaskRow
+from infra.db.tables import (
+    DeadLetterRow,
+    DecisionHistoryRow,
+    DecisionRow,
+    DocumentRow,
+    IngestLedger,
+    OutboxRow,
+    ReviewTaskRow,
+)
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ def _first_outcomes(s: Session) -> dict[str, datetime]:
     first: dict[str, datetime] = {}
     rows = list(s.execute(select(col(DecisionRow.document_id), col(DecisionRow.created_at))))
     rows += list(s.execute(select(col(ReviewTaskRow.document_id), col(ReviewTaskRow.created_at))))
+    # a live replay moved the decision it replaced here: the first outcome is still that one
+    rows += list(s.execute(select(col(DecisionHistoryRow.document_id), col(DecisionHistoryRow.decided_at))))
     for doc_id, t in rows:
         t = _aware(t)
         if doc_id not in first or t < first[doc_id]:

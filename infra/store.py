@@ -59,9 +59,19 @@ _MASTER: dict[str, tuple[type[SQLModel], Any]] = {
     "vendor": _by(VendorRow, func.lower(col(VendorRow.name))),
     "purchase_order": _by(PurchaseOrderRow, col(PurchaseOrderRow.po_number)),
 }
+# Only documents received before this one: a replay of the first of two duplicates
+# must not find the second and change its own outcome.
 _DUPLICATE = (
     select(col(BusinessKeyRow.document_id))
-    .where(col(BusinessKeyRow.key) == bindparam("key"), col(BusinessKeyRow.document_id) != bindparam("doc"))
+    .join(DocumentRow, col(DocumentRow.document_id) == col(BusinessKeyRow.document_id))
+    .where(
+        col(BusinessKeyRow.key) == bindparam("key"),
+        col(BusinessKeyRow.document_id) != bindparam("doc"),
+        col(DocumentRow.received_at)
+        <= select(col(DocumentRow.received_at))
+        .where(col(DocumentRow.document_id) == bindparam("doc"))
+        .scalar_subquery(),
+    )
     .limit(1)
 )
 

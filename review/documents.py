@@ -55,7 +55,13 @@ def _reasons(raw: list[Any]) -> list[Reason]:
 
 async def _task(s: AsyncSession, document_id: str) -> dict[str, Any] | None:
     task = (
-        await s.execute(select(ReviewTaskRow).where(col(ReviewTaskRow.document_id) == document_id))
+        # a replay may have sent the document back to review: its newest task is current
+        await s.execute(
+            select(ReviewTaskRow)
+            .where(col(ReviewTaskRow.document_id) == document_id)
+            .order_by(col(ReviewTaskRow.created_at).desc())
+            .limit(1)
+        )
     ).scalar_one_or_none()
     if task is None:
         return None

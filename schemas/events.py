@@ -28,6 +28,7 @@ EventType = Literal[
     "review.completed",
     "feedback.correction",
     "document.deadletter",
+    "decision.superseded",
 ]
 
 
@@ -104,6 +105,22 @@ class DocumentDecided(BaseModel):
     )
     rules_version: str | None = None
     omitted: list[Omission] = Field(default_factory=list, description="parts cut to fit the size budget")
+
+
+class DecisionSuperseded(BaseModel):
+    """A live replay replaced a document's outcome. Published on the decided topic with
+    the document id as key, so it reaches each partition's consumers in order with the
+    `document.decided` or `review.requested` that replaces it (same transaction)."""
+
+    document_id: str
+    replay_id: str
+    previous_outcome: str = Field(description="approve | reject | review (an open task closed)")
+    previous_decided_by: Literal["auto", "human"] | None = None
+    previous_decision: int | None = Field(default=None, description="its `decision_history` row")
+    closed_task_id: str | None = Field(default=None, description="the open review task closed")
+    replacement: Literal["decision", "review"]
+    new_outcome: str = Field(description="approve | reject | review")
+    reason: str
 
 
 class ReviewRequested(BaseModel):
@@ -202,6 +219,7 @@ EVENT_PAYLOADS: dict[str, type[BaseModel]] = {
     "review.completed": ReviewCompleted,
     "feedback.correction": CorrectionRecorded,
     "document.deadletter": DeadLetter,
+    "decision.superseded": DecisionSuperseded,
 }
 
 
@@ -217,6 +235,7 @@ __all__ = [
     "SUPPORTED_SCHEMA_VERSIONS",
     "CorrectionRecorded",
     "DeadLetter",
+    "DecisionSuperseded",
     "DocumentDecided",
     "DocumentReceived",
     "Envelope",

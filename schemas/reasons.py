@@ -18,6 +18,7 @@ REASONS: dict[str, str] = {
     "kind_mismatch": "Declared kind differs from the predicted kind",
     "unparseable_value": "A value could not be read as a number or date",
     "rules_error": "A decision graph failed",
+    "replay_rereview": "Replayed: a person decides again (the earlier decision was a reviewer's)",
     # invoices
     "missing_vendor_name": "Vendor name missing",
     "missing_invoice_number": "Invoice number missing",

@@ -235,8 +235,15 @@ class FakeDocumentStore:
         facts: dict[str, Any] = {}
         v = extraction.value
         if key := extraction.business_key():
+            order = list(self.documents)  # admission order stands in for received time
+            mine = order.index(document_id) if document_id in order else len(order)
             facts["duplicate_of"] = next(
-                (d for d, k in self.business_keys.items() if k == key and d != document_id), None
+                (
+                    d
+                    for d, k in self.business_keys.items()
+                    if k == key and d != document_id and d in order and order.index(d) < mine
+                ),
+                None,
             )
         if extraction.kind == "claim" and (pn := v("policy_number")):
             facts["policy"] = self.policies.get(pn)

@@ -71,13 +71,17 @@ class FakeTriage:
 
 
 class FakeRules:
-    """Rejects totals over 1000, asks review for duplicates, approves the rest; with
-    `trace_bytes`, every result carries an engine-like trace of about that size."""
+    """Rejects totals over `limit` (1000), asks review for duplicates and for totals over
+    `review_over` (when set), approves the rest; with `trace_bytes`, every result carries
+    an engine-like trace of about that size. Other limits are another rules version."""
 
-    version = "fake-rules-1"
-
-    def __init__(self, *, trace_bytes: int = 0) -> None:
+    def __init__(
+        self, *, trace_bytes: int = 0, limit: float = 1000, review_over: float | None = None
+    ) -> None:
         self.trace_bytes = trace_bytes
+        self.limit, self.review_over = limit, review_over
+        default = limit == 1000 and review_over is None
+        self.version = "fake-rules-1" if default else f"fake-rules-{limit:g}-{review_over}"
 
     def evaluate(
         self,
@@ -93,9 +97,12 @@ class FakeRules:
         if reference.duplicate_of:
             reason = RuleReason(code="duplicate", message=f"duplicate of {reference.duplicate_of}")
             return RuleResult(rules_version=self.version, outcome="review", reasons=[reason], trace=trace)
-        if total > 1000:
-            reason = RuleReason(code="over_limit", message="total over 1000", severity="reject")
+        if total > self.limit:
+            reason = RuleReason(code="over_limit", message=f"total over {self.limit:g}", severity="reject")
             return RuleResult(rules_version=self.version, outcome="reject", reasons=[reason], trace=trace)
+        if self.review_over is not None and total > self.review_over:
+            reason = RuleReason(code="approval_required", message=f"total over {self.review_over:g}")
+            return RuleResult(rules_version=self.version, outcome="review", reasons=[reason], trace=trace)
         return RuleResult(rules_version=self.version, outcome="approve", trace=trace)
 
 

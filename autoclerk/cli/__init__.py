@@ -16,6 +16,7 @@ from autoclerk.cli.feedback import feedback_app
 from autoclerk.cli.finetune import finetune_app
 from autoclerk.cli.models import models_app
 from autoclerk.cli.reference import reference_app
+from autoclerk.cli.replay import replay_app
 from autoclerk.cli.review import review_app
 from autoclerk.cli.routing import routing_app
 from autoclerk.cli.schemas import schemas_app
@@ -52,6 +53,7 @@ app.add_typer(feedback_app, name="feedback")
 app.add_typer(finetune_app, name="finetune")
 app.add_typer(models_app, name="models")
 app.add_typer(deadletter_app, name="deadletter")
+app.add_typer(replay_app, name="replay")
 
 
 def main() -> None:

@@ -136,16 +136,25 @@ class DecisionRow(SQLModel, table=True):
     rules_version: str | None = None
     latency_ms: float | None = Field(default=None, description="received → decided")
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    supersedes_id: int | None = Field(
+        default=None, description="the decision_history row this decision replaced (a live replay)"
+    )
+    replay_id: str | None = Field(default=None, description="the replay that made this decision")
 
 
 class ReviewTaskRow(SQLModel, table=True):
     __tablename__ = "review_tasks"
 
     task_id: str = Field(primary_key=True)
-    document_id: str = Field(unique=True, foreign_key="documents.document_id")
+    # At most one *open* task per document (partial unique index below): a live replay
+    # that sends a reviewed document back to review opens a new task, because the old
+    # one's submission, opinions and corrections are keyed by its task id for good.
+    document_id: str = Field(foreign_key="documents.document_id")
     kind: str = Field(index=True)
     status: str = Field(
-        default="open", index=True, description="open | completed | superseded (decided by an LLM retry)"
+        default="open",
+        index=True,
+        description="open | completed | superseded (decided by an LLM retry or a live replay)",
     )
     priority: int = Field(index=True)
     due_at: datetime = Field(index=True)
@@ -420,6 +429,17 @@ Index(
     ReviewTaskRow.__table__.c.due_at,  # type: ignore[attr-defined]
 )
 Index(
+    "uq_review_tasks_open_document",
+    ReviewTaskRow.__table__.c.document_id,  # type: ignore[attr-defined]
+    unique=True,
+    sqlite_where=ReviewTaskRow.__table__.c.status == "open",  # type: ignore[attr-defined]
+    postgresql_where=ReviewTaskRow.__table__.c.status == "open",  # type: ignore[attr-defined]
+)
+Index(
+    "ix_review_tasks_document",
+    ReviewTaskRow.__table__.c.document_id,  # type: ignore[attr-defined]
+)
+Index(
     "ix_decisions_by_created",
     DecisionRow.__table__.c.created_at,  # type: ignore[attr-defined]
     DecisionRow.__table__.c.decided_by,  # type: ignore[attr-defined]
@@ -515,3 +535,59 @@ class ModelEventRow(SQLModel, table=True):
     previous: int | None = None
     detail: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     at: datetime = Field(default_factory=utcnow)
+
+
+# --- replay (agents/replay.py, infra/replay_store.py) ------------------------------------
+
+
+class DecisionHistoryRow(SQLModel, table=True):
+    """A decision a live replay replaced: `decisions` keeps exactly one current outcome
+    per document, and the new row's `supersedes_id` points here."""
+
+    __tablename__ = "decision_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    document_id: str = Field(index=True, foreign_key="documents.document_id")
+    outcome: str
+    decided_by: str
+    reviewer: str | None = None
+    reasons: list[Any] = Field(sa_column=Column(JSON, nullable=False))
+    fields: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    model_versions: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    rules_version: str | None = None
+    decided_at: datetime
+    supersedes_id: int | None = Field(default=None, description="the chain goes on")
+    replay_id: str | None = Field(default=None, description="the replay that made the replaced decision")
+    superseded_at: datetime = Field(default_factory=utcnow)
+    superseded_by_replay: str = Field(index=True)
+
+
+class ReplayRow(SQLModel, table=True):
+    """One replay: what it selected and how it runs; the key of every effect it has."""
+
+    __tablename__ = "replays"
+
+    replay_id: str = Field(primary_key=True, max_length=64)
+    mode: str = Field(description="live | shadow")
+    selection: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    options: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="running", description="running | cancelled | done")
+    created_by: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReplayItemRow(SQLModel, table=True):
+    """A document a replay selected; `done_at` is set in the transaction of its effect,
+    so a resumed replay skips exactly the documents whose effect committed."""
+
+    __tablename__ = "replay_items"
+
+    replay_id: str = Field(primary_key=True, foreign_key="replays.replay_id", max_length=64)
+    document_id: str = Field(primary_key=True)
+    seq: int = Field(description="order of selection")
+    result: str | None = Field(
+        default=None, description="superseded | rerouted | unchanged | skipped:… | failed"
+    )
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    done_at: datetime | None = None

@@ -8,7 +8,8 @@ from sqlmodel import col
 
 from autoclerk.bootstrap import open_database
 from infra.db.engine import make_engine
-from infra.db.tables import BusinessKeyRow, VendorRow
+from infra.db.tables import BusinessKeyRow, DocumentRow, VendorRow
+from infra.store_core import insert_rows
 from schemas.fields import ExtractedField, Extraction
 
 
@@ -37,6 +38,13 @@ async def test_vendor_is_cached_for_the_ttl_and_duplicates_are_always_read(
             with engine.begin() as c:
                 c.execute(VendorRow.__table__.delete())  # type: ignore[attr-defined]
                 c.execute(BusinessKeyRow.__table__.delete())  # type: ignore[attr-defined]
+                c.execute(DocumentRow.__table__.delete())  # type: ignore[attr-defined]
+                # d0 first, then d1: a duplicate is only ever an earlier document
+                for i in (0, 1):
+                    doc = DocumentRow(
+                        document_id=f"d{i}", event_id=f"e{i}", kind="invoice", content_hash="h", text=""
+                    )
+                    insert_rows(c, doc)
                 c.execute(
                     VendorRow.__table__.insert(),  # type: ignore[attr-defined]
                     {"name": "ACME", "allowed_currencies": "EUR", "approval_threshold": 100.0},

@@ -197,8 +197,14 @@ async def test_business_key_finds_the_earlier_document(store: DocumentStore) -> 
     await store.save_decision(
         document_id=first.id, state=state(), decision=decided(first.id), message=out("d")
     )
+    await admit(store, second, meta(2))
     extraction = Extraction.model_validate(state()["extraction"])
     facts = await store.reference_facts(extraction=extraction, document_id=second.id)
     assert facts.duplicate_of == first.id
     assert (await store.reference_facts(extraction=extraction, document_id=first.id)).duplicate_of is None
     assert facts.vendor is None and facts.purchase_order is None
+    await store.save_decision(
+        document_id=second.id, state=state(), decision=decided(second.id), message=out("d2")
+    )
+    # a replay of the first must not find the later one: only earlier documents are duplicates of it
+    assert (await store.reference_facts(extraction=extraction, document_id=first.id)).duplicate_of is None

@@ -1,7 +1,7 @@
 """dead letter retry/discard (status, links, actions); API token scope; HTTP ingest keys
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 Create Date: 2026-12-02 05:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 
 revision: str = '0018'
-down_revision: str | None = '0013'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
