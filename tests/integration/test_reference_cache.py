@@ -42,7 +42,12 @@ async def test_vendor_is_cached_for_the_ttl_and_duplicates_are_always_read(
                 # d0 first, then d1: a duplicate is only ever an earlier document
                 for i in (0, 1):
                     doc = DocumentRow(
-                        document_id=f"d{i}", event_id=f"e{i}", kind="invoice", content_hash="h", text=""
+                        document_id=f"d{i}",
+                        event_id=f"e{i}",
+                        kind="invoice",
+                        content_hash="h",
+                        text="",
+                        source="t",
                     )
                     insert_rows(c, doc)
                 c.execute(
