@@ -92,8 +92,12 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('uq_review_tasks_open_document', table_name='review_tasks')
     op.drop_index('ix_review_tasks_document', table_name='review_tasks')
-    with op.batch_alter_table('review_tasks', naming_convention=NAMING) as b:
-        b.create_unique_constraint('uq_review_tasks_document_id', ['document_id'])
+    if op.get_bind().dialect.name == 'postgresql':
+        # the name PostgreSQL gave it at 0002, so an upgrade after this downgrade finds it
+        op.create_unique_constraint(PG_UNIQUE, 'review_tasks', ['document_id'])
+    else:
+        with op.batch_alter_table('review_tasks', naming_convention=NAMING) as b:
+            b.create_unique_constraint('uq_review_tasks_document_id', ['document_id'])
     op.drop_table('replay_items')
     op.drop_table('replays')
     with op.batch_alter_table('decisions', schema=None) as b:
