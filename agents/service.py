@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
@@ -26,6 +27,7 @@ from agents.errors import (
     ReviewRefused,
     WorkflowError,
 )
+from agents.graph import run_straight_through
 from agents.outgoing import (
     correction_parts,
     dead_letter_record,
@@ -35,7 +37,7 @@ from agents.outgoing import (
 )
 from agents.ports import DocumentStore
 from agents.routing import review_due
-from agents.state import WorkflowContext
+from agents.state import WorkflowContext, WorkflowState
 from agents.telemetry import bind_document, count_dead_letter, count_document, count_review, stage
 from schemas.events import (
     CorrectionRecorded,
@@ -49,6 +51,7 @@ from schemas.messages import MessageMeta, Outgoing, Topics
 from schemas.verdicts import RouteDecision
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -142,33 +145,43 @@ class DocumentService:
             count_document(kind=document.kind, outcome="duplicate")
             return admission.pending
         ctx = self._ctx  # this document's models, whatever a promotion swaps in meanwhile
-        state = {
+        state: WorkflowState = {
             "document": document.model_dump(mode="json"),
             "received_at": env.time.isoformat(),
             "model_refs": dict(ctx.model_refs),
         }
-        result = await self._run(state, thread=document.document_id, context=ctx)
-        if "__interrupt__" in result:
-            return await self._request_review(result, env=env, correlation=correlation)
-        return await self._decide(result, document_id=document.document_id, correlation=correlation)
+        thread = document.document_id
+        result = await self._guarded(run_straight_through(state, context=ctx), thread=thread)
+        if "decision" not in result:
+            # Routed to review: only now does the workflow need the graph and a
+            # checkpoint, entered at the human-review pause with the verdicts.
+            await self._run(result, thread=thread, context=ctx)
+            return await self._request_review(dict(result), env=env, correlation=correlation)
+        return await self._decide(dict(result), document_id=document.document_id, correlation=correlation)
 
     async def _run(
         self, graph_input: Any, *, thread: str, context: WorkflowContext | None = None
     ) -> dict[str, Any]:
+        run = self._graph.ainvoke(
+            graph_input,
+            config={"configurable": {"thread_id": thread}},
+            context=context or self._ctx,
+            durability="exit",
+        )
+        result: dict[str, Any] = await self._guarded(run, thread=thread)
+        return result
+
+    async def _guarded(self, run: Awaitable[T], *, thread: str) -> T:
+        """Workflow failures become `WorkflowError` (a dead letter with the reason);
+        bad input and transient infrastructure errors pass as they are."""
         try:
-            result: dict[str, Any] = await self._graph.ainvoke(
-                graph_input,
-                config={"configurable": {"thread_id": thread}},
-                context=context or self._ctx,
-                durability="exit",
-            )
+            return await run
         except InvalidEvent:
             raise
         except self._cfg.retryable:
             raise
         except Exception as exc:
             raise WorkflowError(f"workflow failed for {thread}: {type(exc).__name__}: {exc}") from exc
-        return result
 
     async def _decide(self, result: dict[str, Any], *, document_id: str, correlation: str) -> list[Outgoing]:
         decided = DocumentDecided.model_validate({**result["decision"], "document_id": document_id})

@@ -35,6 +35,7 @@ from autoclerk.registry import SettingsRegistry, open_registry
 from autoclerk.served import ModelSwitch, ServedModels, active_versions, load_served
 from infra.checkpoint import open_checkpointer
 from infra.db.engine import make_async_engine, migrate
+from infra.db.transactions import open_transactions
 from infra.errors import RetryableInfraError
 from infra.retry_store import SqlRetryStore
 from infra.settings import LlmSettings, Settings
@@ -151,14 +152,19 @@ class Database:
 
 
 @asynccontextmanager
-async def open_database(url: str, *, schema: str | None = None) -> AsyncIterator[Database]:
+async def open_database(
+    url: str, *, schema: str | None = None, reference_ttl_s: float = 30.0
+) -> AsyncIterator[Database]:
     """Migrate, then open the engine, the store and the checkpointer on one database."""
     migrate(url, schema=schema)
     engine = make_async_engine(url, schema=schema)
+    transactions = open_transactions(url, engine=engine, schema=schema)
     try:
         async with open_checkpointer(url, schema=schema) as saver:
-            yield Database(engine=engine, store=SqlStore(engine=engine), checkpointer=saver)
+            store = SqlStore(engine=engine, transactions=transactions, reference_ttl_s=reference_ttl_s)
+            yield Database(engine=engine, store=store, checkpointer=saver)
     finally:
+        await transactions.close()
         await engine.dispose()
 
 
@@ -208,7 +214,7 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
     """Everything a worker needs: the registry's active models, loaded once each."""
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
     async with (
-        open_database(settings.db.url, schema=schema) as db,
+        open_database(settings.db.url, schema=schema, reference_ttl_s=settings.db.reference_ttl_s) as db,
         _served(settings, engine=db.engine) as (registry, served),
     ):
         adapters = build_adapters(

@@ -74,6 +74,11 @@ class DbSettings(BaseModel):
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://...",
     )
     echo: bool = False
+    reference_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="seconds a worker keeps a policy, vendor or purchase order it read (0: never cached)",
+    )
 
 
 class LlmSettings(BaseModel):

@@ -3,25 +3,31 @@
 Each method is one transaction. Idempotency lives in unique keys: the ledger's
 (epoch, topic, partition, offset, content hash), one decision and one review task
 per document, and the outbox's dedupe key. A losing writer rolls back and reports
-what is already there, so a redelivery re-announces instead of redoing. Admission
-(new, redelivery, re-send or conflict) is `infra.store_admission`.
+what is already there, so a redelivery re-announces instead of redoing. The hot path
+(admission, outcomes, outbox, reference facts) is SQLAlchemy Core in
+`infra.store_core`, run whole by a `infra.db.transactions.Transactions`; the review
+completion stays on the ORM.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
-from sqlalchemy import func, update
+from cachetools import TTLCache
+from sqlalchemy import Connection, bindparam, func, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-from sqlmodel import col, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel import SQLModel, col, select
 
+from infra import store_core as core
 from infra.db.tables import (
     BusinessKeyRow,
     CorrectionRow,
     DeadLetterRow,
     DocumentRow,
+    IngestLedger,
     OutboxRow,
     PolicyRow,
     PurchaseOrderRow,
@@ -29,9 +35,9 @@ from infra.db.tables import (
     VendorRow,
     utcnow,
 )
+from infra.db.transactions import AsyncTransactions, Transactions
 from infra.deadletters import retried_from
-from infra.store_admission import admit_once, ledger_entry, pending
-from infra.store_rows import add_results, decision_row, ledger_row, outbox_row, scope_columns
+from infra.store_rows import decision_row, ledger_row, outbox_row, scope_columns
 from schemas.document import Document, content_hash
 from schemas.events import DocumentDecided, DocumentReceived, Envelope, ReviewCompleted, ReviewRequested
 from schemas.fields import Extraction
@@ -42,18 +48,52 @@ from schemas.verdicts import ReferenceFacts
 log = logging.getLogger(__name__)
 
 
+def _by(table: type[SQLModel], column: Any) -> tuple[type[SQLModel], Any]:
+    columns = table.__table__.columns  # type: ignore[attr-defined]
+    return table, select(*columns).where(column == bindparam("key")).limit(1)
+
+
+# Built once (see infra.store_core): the reference reads run for every document.
+_MASTER: dict[str, tuple[type[SQLModel], Any]] = {
+    "policy": _by(PolicyRow, col(PolicyRow.policy_number)),
+    "vendor": _by(VendorRow, func.lower(col(VendorRow.name))),
+    "purchase_order": _by(PurchaseOrderRow, col(PurchaseOrderRow.po_number)),
+}
+# Only documents received before this one: a replay of the first of two duplicates
+# must not find the second and change its own outcome.
+_DUPLICATE = (
+    select(col(BusinessKeyRow.document_id))
+    .join(DocumentRow, col(DocumentRow.document_id) == col(BusinessKeyRow.document_id))
+    .where(
+        col(BusinessKeyRow.key) == bindparam("key"),
+        col(BusinessKeyRow.document_id) != bindparam("doc"),
+        col(DocumentRow.received_at)
+        <= select(col(DocumentRow.received_at))
+        .where(col(DocumentRow.document_id) == bindparam("doc"))
+        .scalar_subquery(),
+    )
+    .limit(1)
+)
+
+
 class SqlStore:
-    def __init__(self, *, engine: AsyncEngine) -> None:
+    def __init__(
+        self, *, engine: AsyncEngine, transactions: Transactions | None = None, reference_ttl_s: float = 30.0
+    ) -> None:
         self._session = async_sessionmaker(engine, expire_on_commit=False)
+        self._tx = transactions or AsyncTransactions(engine)
+        # Master data (policies, vendors, purchase orders) changes rarely and is read
+        # for most documents; a short TTL bounds how long a reload takes to show.
+        self._master: TTLCache[tuple[str, str], dict[str, Any] | None] = TTLCache(
+            maxsize=4096, ttl=reference_ttl_s
+        )
 
     async def seen_offset(self, *, meta: MessageMeta, raw: bytes) -> bool:
         """Whether exactly these bytes were consumed at this position before."""
-        async with self._session() as s:
-            return await ledger_entry(s, meta, raw) is not None
+        return await self._tx.run(lambda c: core.ledger_entry(c, meta, raw) is not None)
 
     async def pending(self, *, document_id: str) -> list[Outgoing]:
-        async with self._session() as s:
-            return await pending(s, document_id=document_id)
+        return await self._tx.run(lambda c: core.pending(c, document_id=document_id))
 
     async def dead_letter(
         self, *, meta: MessageMeta, raw: bytes, reason: str, error_type: str, message: Outgoing
@@ -61,88 +101,93 @@ class SqlStore:
         digest = content_hash(raw)
         key = f"dlq:{meta.epoch}:{meta.topic}:{meta.partition}:{meta.offset}:{digest}"
         async with self._session() as s:
-            try:
-                async with s.begin():
-                    s.add(
-                        DeadLetterRow(
-                            epoch=meta.epoch,
-                            content_hash=digest,
-                            topic=meta.topic,
-                            partition=meta.partition,
-                            offset=meta.offset,
-                            reason=reason,
-                            error_type=error_type,
-                            original=raw,
-                            retry_of=await retried_from(s, meta=meta, digest=digest),
-                        )
-                    )
-                    existing = await ledger_entry(s, meta, raw)
-                    if existing is None:
-                        s.add(ledger_row(meta, raw, status="deadletter", detail=reason))
-                    else:  # accepted earlier, then failed in the workflow
-                        existing.status, existing.detail = "deadletter", reason
-                    s.add(outbox_row(message, dedupe_key=key, document_id=None))
-            except IntegrityError:
-                pass  # dead-lettered before this redelivery: re-announce below
-            return await pending(s, key=key)
+            # read before the write: the retry that put these bytes here was committed
+            # before it published them
+            retry_of = await retried_from(s, meta=meta, digest=digest)
+
+        def record(c: Connection) -> None:
+            core.insert_rows(
+                c,
+                DeadLetterRow(
+                    epoch=meta.epoch,
+                    content_hash=digest,
+                    topic=meta.topic,
+                    partition=meta.partition,
+                    offset=meta.offset,
+                    reason=reason,
+                    error_type=error_type,
+                    original=raw,
+                    retry_of=retry_of,
+                ),
+            )
+            existing = core.ledger_entry(c, meta, raw)
+            if existing is None:
+                core.insert_rows(c, ledger_row(meta, raw, status="deadletter", detail=reason))
+            else:  # accepted earlier, then failed in the workflow
+                q = update(IngestLedger).where(col(IngestLedger.id) == existing.id)
+                c.execute(q.values(status="deadletter", detail=reason))
+            core.insert_rows(c, outbox_row(message, dedupe_key=key, document_id=None))
+
+        with contextlib.suppress(IntegrityError):  # dead-lettered before: re-announce below
+            await self._tx.run(record)
+        return await self._tx.run(lambda c: core.pending(c, key=key))
 
     async def admit(
         self, *, meta: MessageMeta, raw: bytes, envelope: Envelope[DocumentReceived], document: Document
     ) -> Admission:
+        def work(c: Connection) -> Admission:
+            return core.admit(c, meta=meta, raw=raw, env=envelope, document=document)
+
         for _ in range(3):
             try:
-                async with self._session() as s, s.begin():
-                    return await admit_once(s, meta=meta, raw=raw, env=envelope, document=document)
+                return await self._tx.run(work)
             except IntegrityError:
                 continue  # a concurrent delivery of the same document won the race; look again
         raise RuntimeError(f"could not admit {document.document_id}: repeated key conflicts")
 
-    async def _set_status(self, s: AsyncSession, document_id: str, status: str) -> Any:
-        doc = await s.get(DocumentRow, document_id)
-        if doc is None:
-            raise KeyError(document_id)
-        doc.status = status
-        return doc.received_at
+    async def _save_outcome(
+        self, *, document_id: str, state: dict[str, Any], status: str, rows: Any
+    ) -> list[Outgoing]:
+        def work(c: Connection) -> list[Outgoing]:
+            return core.save_outcome(c, document_id=document_id, state=state, status=status, rows=rows)
+
+        try:
+            return await self._tx.run(work)
+        except IntegrityError:
+            # decided (or sent to review) by an earlier delivery: re-announce
+            return await self.pending(document_id=document_id)
 
     async def save_decision(
         self, *, document_id: str, state: dict[str, Any], decision: DocumentDecided, message: Outgoing
     ) -> list[Outgoing]:
-        async with self._session() as s:
-            try:
-                async with s.begin():
-                    add_results(s, document_id, state)
-                    received = await self._set_status(s, document_id, "decided")
-                    s.add(decision_row(decision, received))
-                    s.add(outbox_row(message, dedupe_key=f"decided:{document_id}", document_id=document_id))
-            except IntegrityError:
-                pass  # decided by an earlier delivery: re-announce below
-            return await pending(s, document_id=document_id)
+        def rows(received: Any) -> list[SQLModel]:
+            return [
+                decision_row(decision, received),
+                outbox_row(message, dedupe_key=f"decided:{document_id}", document_id=document_id),
+            ]
+
+        return await self._save_outcome(document_id=document_id, state=state, status="decided", rows=rows)
 
     async def save_review_task(
         self, *, document_id: str, state: dict[str, Any], task: ReviewRequested, message: Outgoing
     ) -> list[Outgoing]:
-        async with self._session() as s:
-            try:
-                async with s.begin():
-                    add_results(s, document_id, state)
-                    await self._set_status(s, document_id, "review")
-                    s.add(
-                        ReviewTaskRow(
-                            task_id=task.task_id,
-                            document_id=document_id,
-                            kind=task.kind,
-                            priority=task.priority,
-                            due_at=task.due_at,
-                            reasons=[r.model_dump(mode="json") for r in task.reasons],
-                            primary_reason=task.reasons[0].code if task.reasons else "unspecified",
-                            queue=task.queue,
-                            **scope_columns(task),
-                        )
-                    )
-                    s.add(outbox_row(message, dedupe_key=f"review:{document_id}", document_id=document_id))
-            except IntegrityError:
-                pass
-            return await pending(s, document_id=document_id)
+        def rows(_received: Any) -> list[SQLModel]:
+            return [
+                ReviewTaskRow(
+                    task_id=task.task_id,
+                    document_id=document_id,
+                    kind=task.kind,
+                    priority=task.priority,
+                    due_at=task.due_at,
+                    reasons=[r.model_dump(mode="json") for r in task.reasons],
+                    primary_reason=task.reasons[0].code if task.reasons else "unspecified",
+                    queue=task.queue,
+                    **scope_columns(task),
+                ),
+                outbox_row(message, dedupe_key=f"review:{document_id}", document_id=document_id),
+            ]
+
+        return await self._save_outcome(document_id=document_id, state=state, status="review", rows=rows)
 
     async def task(self, *, task_id: str) -> ReviewTaskRecord | None:
         async with self._session() as s:
@@ -192,7 +237,11 @@ class SqlStore:
                             meta, raw, status="accepted", document_id=doc_id, detail="review completed"
                         )
                     )
-                    s.add(decision_row(decision, await self._set_status(s, doc_id, "decided")))
+                    doc = await s.get(DocumentRow, doc_id)
+                    if doc is None:
+                        raise KeyError(doc_id)
+                    doc.status = "decided"
+                    s.add(decision_row(decision, doc.received_at))
                     s.add_all(
                         CorrectionRow(
                             document_id=doc_id,
@@ -209,13 +258,11 @@ class SqlStore:
                         s.add(outbox_row(m, dedupe_key=f"completed:{review.task_id}:{i}", document_id=doc_id))
             except IntegrityError:
                 return None
-            return await pending(s, document_id=doc_id)
+        return await self.pending(document_id=doc_id)
 
     async def mark_emitted(self, *, outbox_ids: list[int]) -> None:
         if outbox_ids:
-            async with self._session() as s, s.begin():
-                q = update(OutboxRow).where(col(OutboxRow.id).in_(outbox_ids)).values(emitted_at=utcnow())
-                await s.execute(q)
+            await self._tx.run(lambda c: core.mark_emitted(c, outbox_ids))
 
     async def mark_undeliverable(self, *, outbox_ids: list[int], reason: str) -> None:
         """Record that these messages can never be sent; they are not announced again."""
@@ -230,31 +277,38 @@ class SqlStore:
 
     async def reference_facts(self, *, extraction: Extraction, document_id: str) -> ReferenceFacts:
         """Master data and earlier documents the rules need, read before they run."""
-        facts: dict[str, Any] = {}
         v = extraction.value
-        async with self._session() as s:
-            if key := extraction.business_key():
-                # Only documents received before this one: a replay of the first of two
-                # duplicates must not find the second and change its own outcome.
-                mine = select(DocumentRow.received_at).where(col(DocumentRow.document_id) == document_id)
-                q = (
-                    select(BusinessKeyRow.document_id)
-                    .join(DocumentRow, col(DocumentRow.document_id) == col(BusinessKeyRow.document_id))
-                    .where(
-                        col(BusinessKeyRow.key) == key,
-                        col(BusinessKeyRow.document_id) != document_id,
-                        col(DocumentRow.received_at) <= mine.scalar_subquery(),
-                    )
-                )
-                facts["duplicate_of"] = (await s.execute(q.limit(1))).scalar()
-            if extraction.kind == "claim" and (pn := v("policy_number")):
-                p = await s.get(PolicyRow, pn)
-                facts["policy"] = p.model_dump() if p else None
-            if extraction.kind == "invoice" and (vendor := v("vendor_name")):
-                q2 = select(VendorRow).where(func.lower(col(VendorRow.name)) == vendor.strip().lower())
-                row = (await s.execute(q2)).scalars().first()
-                facts["vendor"] = row.model_dump() if row else None
-            if extraction.kind == "invoice" and (po := v("po_number")):
-                order = await s.get(PurchaseOrderRow, po)
-                facts["purchase_order"] = order.model_dump() if order else None
+        wanted: dict[str, str] = {}
+        if extraction.kind == "claim" and (pn := v("policy_number")):
+            wanted["policy"] = pn
+        if extraction.kind == "invoice" and (vendor := v("vendor_name")):
+            wanted["vendor"] = vendor.strip().lower()
+        if extraction.kind == "invoice" and (po := v("po_number")):
+            wanted["purchase_order"] = po
+        facts: dict[str, Any] = {}
+        missing = {}
+        for name, key in wanted.items():
+            if (name, key) in self._master:
+                facts[name] = self._master[(name, key)]
+            else:
+                missing[name] = key
+        business_key = extraction.business_key()
+
+        def read(c: Connection) -> dict[str, Any]:
+            found: dict[str, Any] = {}
+            if business_key:
+                found["duplicate_of"] = c.execute(
+                    _DUPLICATE, {"key": business_key, "doc": document_id}
+                ).scalar()
+            for name, key in missing.items():
+                table, query = _MASTER[name]
+                row = c.execute(query, {"key": key}).first()
+                found[name] = table.model_validate(dict(row._mapping)).model_dump() if row else None
+            return found
+
+        if business_key or missing:
+            found = await self._tx.run(read)
+            for name, key in missing.items():
+                self._master[(name, key)] = found[name]
+            facts.update(found)
         return ReferenceFacts(**facts)

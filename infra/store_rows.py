@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
 from infra.db.tables import (
     BusinessKeyRow,
@@ -52,35 +53,37 @@ def payload_hash(doc: DocumentReceived) -> str:
     return content_hash(f"{doc.kind}\0{doc.text or ''}\0{doc.pdf_base64 or ''}\0{ocr}".encode())
 
 
-def add_results(s: AsyncSession, document_id: str, state: dict[str, Any]) -> None:
+def result_rows(document_id: str, state: dict[str, Any]) -> list[SQLModel]:
     """Triage, extraction and rule results of a finished workflow run, plus its business key."""
     t, e, r = state["triage"], state["extraction"], state["rules"]
-    s.add(
+    rows: list[SQLModel] = [
         TriageRow(
             document_id=document_id,
             model_version=t["model_version"],
             predicted_kind=t["predicted_kind"],
             risk=t["risk"],
             result=t,
-        )
-    )
-    s.add(
+        ),
         ExtractionRow(
             document_id=document_id, model_version=e["model_version"], failure=e.get("failure"), result=e
-        )
-    )
-    s.add(
+        ),
         RuleResultRow(
             document_id=document_id,
             rules_version=r["rules_version"],
             outcome=r["outcome"],
             reasons=r["reasons"],
             trace=r["trace"],
-        )
-    )
+        ),
+    ]
     key = Extraction.model_validate(e).business_key()
     if key:
-        s.add(BusinessKeyRow(key=key, document_id=document_id))
+        rows.append(BusinessKeyRow(key=key, document_id=document_id))
+    return rows
+
+
+def add_results(s: AsyncSession, document_id: str, state: dict[str, Any]) -> None:
+    """`result_rows` added to an ORM session."""
+    s.add_all(result_rows(document_id, state))
 
 
 def decision_row(d: DocumentDecided, received: datetime) -> DecisionRow:
