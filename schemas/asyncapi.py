@@ -26,6 +26,7 @@ _REF = "#/components/schemas/{model}"
 CHANNELS: dict[str, tuple[str, Literal["send", "receive"], str]] = {
     "document.received": ("received", "receive", "document_id"),
     "document.decided": ("decided", "send", "document_id"),
+    "decision.superseded": ("decided", "send", "document_id"),
     "review.requested": ("review_requested", "send", "document_id"),
     "review.completed": ("review_completed", "receive", "document_id"),
     "feedback.correction": ("corrections", "send", "document_id"),
@@ -51,6 +52,7 @@ def asyncapi_document(*, topics: Topics, version: str, bootstrap: str | None = N
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
+    prefix = topics.received.removesuffix(".documents.received")
     for event_type, model in envelopes.items():
         attr, action, key = CHANNELS[event_type]
         name = _camel(event_type)
@@ -62,15 +64,16 @@ def asyncapi_document(*, topics: Topics, version: str, bootstrap: str | None = N
             "payload": refs[(model, "validation")],
             "bindings": {"kafka": {"key": {"type": "string", "description": key}}},
         }
-        channels[name] = {
-            "address": getattr(topics, attr),
-            "title": getattr(topics, attr),
-            "messages": {name: {"$ref": f"#/components/messages/{name}"}},
-        }
+        # one channel per topic, named by its unprefixed name: documents.decided carries two events
+        channel = _camel(getattr(topics, attr).removeprefix(prefix + "."))
+        entry = channels.setdefault(
+            channel, {"address": getattr(topics, attr), "title": getattr(topics, attr), "messages": {}}
+        )
+        entry["messages"][name] = {"$ref": f"#/components/messages/{name}"}
         operations[f"{action}{name[0].upper()}{name[1:]}"] = {
             "action": action,
-            "channel": {"$ref": f"#/channels/{name}"},
-            "messages": [{"$ref": f"#/channels/{name}/messages/{name}"}],
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "messages": [{"$ref": f"#/channels/{channel}/messages/{name}"}],
         }
     document: dict[str, Any] = {
         "asyncapi": ASYNCAPI_VERSION,

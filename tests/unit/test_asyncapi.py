@@ -77,4 +77,4 @@ def test_without_out_it_prints_the_document(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("AUTOCLERK_KAFKA__TOPIC_PREFIX", "acme")
     result = CliRunner().invoke(app, ["schemas", "export", "--asyncapi"])
     assert result.exit_code == 0
-    assert json.loads(result.stdout)["channels"]["documentReceived"]["address"] == "acme.documents.received"
+    assert json.loads(result.stdout)["channels"]["documentsReceived"]["address"] == "acme.documents.received"
