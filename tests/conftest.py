@@ -14,6 +14,13 @@ from threadpoolctl import threadpool_limits
 # See autoclerk.cli._main: OpenMP pools oversubscribe a 2-core machine badly.
 threadpool_limits(limits=1, user_api="openmp")
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Rich lays CLI tables out at the terminal's width: 80 columns in an xdist worker,
+    # wider under a terminal. Tests read whole cells and lines, so fix one wide width.
+    os.environ["COLUMNS"] = "200"
+
+
 PG_URL = os.environ.get("AUTOCLERK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
