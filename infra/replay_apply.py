@@ -162,6 +162,7 @@ async def _archive(s: AsyncSession, d: DecisionRow, replay_id: str) -> int:
         reasons=d.reasons,
         fields=d.fields,
         model_versions=d.model_versions,
+        model_refs=d.model_refs,
         rules_version=d.rules_version,
         decided_at=d.created_at,
         supersedes_id=d.supersedes_id,

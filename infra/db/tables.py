@@ -578,6 +578,11 @@ class DecisionHistoryRow(SQLModel, table=True):
     reasons: list[Any] = Field(sa_column=Column(JSON, nullable=False))
     fields: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     model_versions: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    model_refs: dict[str, Any] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="the registry versions that made the replaced decision",
+    )
     rules_version: str | None = None
     decided_at: datetime
     supersedes_id: int | None = Field(default=None, description="the chain goes on")

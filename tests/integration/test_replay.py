@@ -194,7 +194,8 @@ async def test_live_replay_after_a_rule_fix_supersedes_links_and_closes_the_task
     waiting = await world.receive(invoice("800.00"))
     reviewed = await world.receive(invoice("900.00"))
     await world.complete(reviewed, "reject")
-    assert (await world.decision(rejected)).outcome == "reject"  # type: ignore[union-attr]
+    first = await world.decision(rejected)
+    assert first is not None and first.outcome == "reject"
     first_task = await world.open_task(waiting)
     assert first_task is not None
 
@@ -210,6 +211,7 @@ async def test_live_replay_after_a_rule_fix_supersedes_links_and_closes_the_task
             "reject",
             "auto",
         )
+        assert old.model_refs == first.model_refs  # the versions that made it stay on record
         task = await s.get(ReviewTaskRow, first_task.task_id)
         assert task is not None and task.status == "superseded"
         audit = (

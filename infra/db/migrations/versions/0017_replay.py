@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column('reasons', sa.JSON(), nullable=False),
         sa.Column('fields', sa.JSON(), nullable=False),
         sa.Column('model_versions', sa.JSON(), nullable=False),
+        sa.Column('model_refs', sa.JSON(), nullable=True),
         sa.Column('rules_version', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column('decided_at', sa.DateTime(), nullable=False),
         sa.Column('supersedes_id', sa.Integer(), nullable=True),
