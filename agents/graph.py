@@ -13,6 +13,7 @@ triage, so every existing checkpoint still resumes.
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
@@ -34,6 +35,8 @@ BEFORE_REVIEW: tuple[tuple[str, Node], ...] = (
     ("route", nodes.route),
 )
 """The nodes every document runs, in order, up to the routing decision."""
+
+log = logging.getLogger(__name__)
 
 
 def _entry(state: WorkflowState) -> Literal["triage", "human_review"]:
@@ -69,3 +72,14 @@ async def run_straight_through(state: WorkflowState, *, context: WorkflowContext
     if nodes.after_route(current) == "finalize":  # type: ignore[arg-type]
         current.update(nodes.finalize(current))  # type: ignore[arg-type]
     return current  # type: ignore[return-value]
+
+
+async def drop_thread(graph: Any, thread: str) -> None:
+    """Delete a workflow thread's checkpoint (a replay or LLM retry that finished with it)."""
+    saver = graph.checkpointer
+    if not isinstance(saver, BaseCheckpointSaver):
+        return
+    try:
+        await saver.adelete_thread(thread)
+    except Exception as exc:  # an orphaned checkpoint costs space, never correctness
+        log.warning("could not delete workflow thread %s: %r", thread, exc)

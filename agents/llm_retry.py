@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
 from agents.extract.llm import UNAVAILABLE
+from agents.graph import drop_thread
 from agents.ports import RetryStore
 from agents.routing import review_due
 from agents.service import outgoing_message
@@ -241,10 +241,4 @@ class LlmRetrier:
         return len(messages)
 
     async def _drop(self, thread: str) -> None:
-        saver = self._graph.checkpointer
-        if not isinstance(saver, BaseCheckpointSaver):
-            return
-        try:
-            await saver.adelete_thread(thread)
-        except Exception as exc:  # an orphaned checkpoint costs space, never correctness
-            log.warning("could not delete workflow thread %s: %r", thread, exc)
+        await drop_thread(self._graph, thread)

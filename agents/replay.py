@@ -26,9 +26,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph.state import CompiledStateGraph
 
+from agents.graph import drop_thread
 from agents.replay_drive import ReplayStore
 from agents.routing import review_due
 from agents.service import outgoing_message, review_task_id
@@ -270,13 +270,7 @@ class LiveReplay:
         return len(messages)
 
     async def _drop(self, thread: str) -> None:
-        saver = self._graph.checkpointer
-        if not isinstance(saver, BaseCheckpointSaver):
-            return
-        try:
-            await saver.adelete_thread(thread)
-        except Exception as exc:  # an orphaned checkpoint costs space, never correctness
-            log.warning("could not delete workflow thread %s: %r", thread, exc)
+        await drop_thread(self._graph, thread)
 
 
 def _keyed(message: Outgoing, key: str) -> tuple[str, Outgoing]:

@@ -178,11 +178,22 @@ def refresh(
     polling: Polling | None = None,
 ) -> JobRecord:
     """The row, updated with what the provider says now."""
+    return _update(store, job_id, lambda: api.retrieve(job_id), retry_on=retry_on, polling=polling)
+
+
+def _update(
+    store: JobStore,
+    job_id: str,
+    call: Callable[[], ProviderJob],
+    *,
+    retry_on: tuple[type[BaseException], ...],
+    polling: Polling | None,
+) -> JobRecord:
+    """Ask the provider (`call`) about a job not yet ended and keep its answer in the row."""
     record = _row(store, job_id)
     if record.status in TERMINAL:
         return record
-    job = _call(lambda: api.retrieve(job_id), retry_on=retry_on, polling=polling or Polling())
-    updated = _merge(record, job)
+    updated = _merge(record, _call(call, retry_on=retry_on, polling=polling or Polling()))
     store.save(updated)
     return updated
 
@@ -234,10 +245,4 @@ def cancel(
     retry_on: tuple[type[BaseException], ...] = (),
     polling: Polling | None = None,
 ) -> JobRecord:
-    record = _row(store, job_id)
-    if record.status in TERMINAL:
-        return record
-    job = _call(lambda: api.cancel(job_id), retry_on=retry_on, polling=polling or Polling())
-    updated = _merge(record, job)
-    store.save(updated)
-    return updated
+    return _update(store, job_id, lambda: api.cancel(job_id), retry_on=retry_on, polling=polling)
