@@ -78,6 +78,17 @@ def outcomes(engine: Engine, prefix: str | None = None) -> int:
         return n
 
 
+def routes(engine: Engine, prefix: str) -> dict[str, int]:
+    """How the documents whose id starts with `prefix` ended: decided straight through
+    or sent to review (a benchmark whose documents all go one way measures one path)."""
+    with engine.connect() as c:
+        out = {}
+        for name, table in (("straight_through", DecisionRow), ("review", ReviewTaskRow)):
+            q = select(func.count()).select_from(table).where(col(table.document_id).like(f"{prefix}%"))
+            out[name] = int(c.execute(q).scalar_one())
+        return out
+
+
 async def wait_outcomes(
     engine: Engine, expected: int, procs: Sequence[subprocess.Popen[bytes]], timeout_s: float, prefix: str
 ) -> None:

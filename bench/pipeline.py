@@ -43,6 +43,7 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
+from agents.decode import parse_document
 from autoclerk.bootstrap import open_runtime
 from autoclerk.reference import load_shipped_reference
 from autoclerk.samples import received_event, sample_documents
@@ -52,6 +53,7 @@ from bench.harness import (
     latencies_ms,
     publish,
     renamed,
+    routes,
     summary,
     wait_outcomes,
     workers,
@@ -62,6 +64,7 @@ from infra.broker import EmbeddedBroker
 from infra.db.engine import make_engine, migrate
 from infra.kafka import ensure_topics
 from infra.settings import KafkaSettings, Settings
+from schemas.document import LabelledDocument
 from schemas.events import DocumentReceived, Envelope
 from schemas.messages import Topics
 
@@ -101,6 +104,7 @@ async def _phase(
         "docs_per_s": round(len(batch) / elapsed, 1),
         "worker_cpu_ms_per_doc": round(cpu / len(batch) * 1000, 2),
         **summary(lat),
+        **await asyncio.to_thread(routes, engine, tag),
     }
 
 
@@ -146,9 +150,27 @@ async def _bare_model(settings: Settings, events: list[Envelope[DocumentReceived
         return await bare_model_cpu_s(runtime, events) / len(events)
 
 
-def _llm_server(latency_ms: float) -> tuple[subprocess.Popen[str], str]:
+async def _printed_answers(settings: Settings, docs: list[LabelledDocument]) -> dict[str, Any]:
+    """What a good LLM answers for each document: each field as printed (the local
+    extractor's pick, its raw text), which is what the grounding check expects."""
+    migrate(settings.db.url)
+    async with open_runtime(settings) as runtime:
+        extractor = runtime.adapters.extractor
+        out = {}
+        for d in docs:
+            ext = await extractor.extract(
+                parse_document(received_event(d).payload, parse_pdf=runtime.adapters.parse_pdf)
+            )
+            out[d.document_id] = {k: f.raw or f.value for k, f in ext.fields.items()}
+        return out
+
+
+def _llm_server(latency_ms: float, answers: Path) -> tuple[subprocess.Popen[str], str]:
+    """The stand-in answers each document with its gold values (`answers`), so the
+    documents take the routes a good model gives them, straight through or review."""
+    cmd = ["-m", "tests.llm_server", "--latency-ms", str(latency_ms), "--answers", str(answers)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.llm_server", "--latency-ms", str(latency_ms)],
+        [sys.executable, *cmd],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -196,7 +218,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         cores = min(args.workers, args.cores)
         out["ratio_pipeline_to_bare_model"] = round(burst["docs_per_s"] * model_s / cores, 3)
         if args.llm_n:
-            server, url = _llm_server(args.llm_latency_ms)
+            answers = tmp / "llm-answers.json"
+            answers.write_text(
+                json.dumps(await _printed_answers(_settings(base, tmp, "answers"), docs[: args.llm_n]))
+            )
+            server, url = _llm_server(args.llm_latency_ms, answers)
             try:
                 llm_events = [received_event(docs[i % len(docs)]) for i in range(args.llm_n)]
                 env = {

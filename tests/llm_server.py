@@ -24,6 +24,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 import uvicorn
@@ -189,11 +190,44 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-ms", type=float, default=300.0)
     parser.add_argument("--fields", default="{}", help="JSON object of field values to answer")
+    parser.add_argument(
+        "--answers",
+        default=None,
+        help="JSON file {document id: {field: value}}: a document whose text names one of these ids "
+        "(the benchmarks' 'bench copy <prefix>-<id>' line) is answered with its values",
+    )
     args = parser.parse_args()
-    reply = Reply(fields=json.loads(args.fields), delay_s=args.latency_ms / 1000)
+    delay = args.latency_ms / 1000
+    reply = Reply(fields=json.loads(args.fields), delay_s=delay)
     with ScriptedLlmServer(default=reply) as server:
+        if args.answers:
+            server.responder = answers_responder(json.loads(Path(args.answers).read_text()), reply)
         print(server.url, flush=True)
         sys.stdin.read()
+
+
+_MARKER = re.compile(r"bench copy ([\w.:-]+)")  # the line sits in a JSON string
+
+
+def answers_responder(
+    answers: dict[str, dict[str, str | None]], default: Reply
+) -> Callable[[dict[str, Any]], Reply]:
+    """Answers a document with the values filed under the id its marker line ends with:
+    an LLM as good as the labels, so the benchmark's documents take the same routes
+    (straight through or review) as real ones would, not all to review."""
+
+    def respond(body: dict[str, Any]) -> Reply:
+        text = " ".join(str(m.get("content") or "") for m in body["messages"])
+        found = _MARKER.search(text)
+        if found is not None:
+            marked = found.group(1)
+            # The marker is "<prefix><i>-<id>" and ids may hold "-": try each suffix.
+            for i, c in enumerate(marked):
+                if c == "-" and marked[i + 1 :] in answers:
+                    return Reply(fields=answers[marked[i + 1 :]], delay_s=default.delay_s)
+        return default
+
+    return respond
 
 
 if __name__ == "__main__":
