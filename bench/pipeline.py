@@ -34,7 +34,6 @@ import asyncio
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -43,7 +42,6 @@ from typing import Any
 
 from threadpoolctl import threadpool_limits
 
-from agents.decode import parse_document
 from autoclerk.bootstrap import open_runtime
 from autoclerk.reference import load_shipped_reference
 from autoclerk.samples import received_event, sample_documents
@@ -58,13 +56,13 @@ from bench.harness import (
     wait_outcomes,
     workers,
 )
+from bench.llm_standin import llm_env, llm_server, printed_answers
 from bench.service import bare_model_cpu_s
 from feedback.models import ensure_models
 from infra.broker import EmbeddedBroker
 from infra.db.engine import make_engine, migrate
 from infra.kafka import ensure_topics
 from infra.settings import KafkaSettings, Settings
-from schemas.document import LabelledDocument
 from schemas.events import DocumentReceived, Envelope
 from schemas.messages import Topics
 
@@ -150,35 +148,6 @@ async def _bare_model(settings: Settings, events: list[Envelope[DocumentReceived
         return await bare_model_cpu_s(runtime, events) / len(events)
 
 
-async def _printed_answers(settings: Settings, docs: list[LabelledDocument]) -> dict[str, Any]:
-    """What a good LLM answers for each document: each field as printed (the local
-    extractor's pick, its raw text), which is what the grounding check expects."""
-    migrate(settings.db.url)
-    async with open_runtime(settings) as runtime:
-        extractor = runtime.adapters.extractor
-        out = {}
-        for d in docs:
-            ext = await extractor.extract(
-                parse_document(received_event(d).payload, parse_pdf=runtime.adapters.parse_pdf)
-            )
-            out[d.document_id] = {k: f.raw or f.value for k, f in ext.fields.items()}
-        return out
-
-
-def _llm_server(latency_ms: float, answers: Path) -> tuple[subprocess.Popen[str], str]:
-    """The stand-in answers each document with its gold values (`answers`), so the
-    documents take the routes a good model gives them, straight through or review."""
-    cmd = ["-m", "tests.llm_server", "--latency-ms", str(latency_ms), "--answers", str(answers)]
-    proc = subprocess.Popen(
-        [sys.executable, *cmd],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    return proc, proc.stdout.readline().strip()
-
-
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     base = Settings()
     ensure_models(models_dir=base.models.dir, data_dir=base.data_dir)
@@ -218,19 +187,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         cores = min(args.workers, args.cores)
         out["ratio_pipeline_to_bare_model"] = round(burst["docs_per_s"] * model_s / cores, 3)
         if args.llm_n:
-            answers = tmp / "llm-answers.json"
-            answers.write_text(
-                json.dumps(await _printed_answers(_settings(base, tmp, "answers"), docs[: args.llm_n]))
-            )
-            server, url = _llm_server(args.llm_latency_ms, answers)
-            try:
+            answers = await printed_answers(_settings(base, tmp, "answers"), docs[: args.llm_n])
+            with llm_server(latency_ms=args.llm_latency_ms, answers=answers, tmp=tmp) as url:
                 llm_events = [received_event(docs[i % len(docs)]) for i in range(args.llm_n)]
-                env = {
-                    "AUTOCLERK_LLM__BASE_URL": url,
-                    "AUTOCLERK_LLM__MODEL": "gpt-4o-mini",
-                    "AUTOCLERK_LLM__MAX_CONCURRENCY": str(args.llm_concurrency),
-                    "AUTOCLERK_LLM__RETRY_WINDOW_S": "0",
-                }
+                env = llm_env(url, concurrency=args.llm_concurrency)
                 llm = await _pipeline(
                     bootstrap=broker.bootstrap,
                     settings=_settings(base, tmp, "llm"),
@@ -241,9 +201,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     env=env,
                     name="llm",
                 )
-            finally:
-                server.stdin.close()  # type: ignore[union-attr]
-                server.wait(timeout=30)
             out["llm_latency_ms"] = args.llm_latency_ms
             out["llm_pipeline_docs_per_s"] = llm["burst"]["docs_per_s"]
             out["llm_overhead_cpu_ms_per_doc"] = llm["burst"]["worker_cpu_ms_per_doc"]

@@ -33,9 +33,12 @@ from agents.decode import parse_document
 from autoclerk.bootstrap import open_runtime
 from autoclerk.reference import load_shipped_reference
 from autoclerk.samples import received_event, sample_documents
+from bench.harness import renamed
+from bench.llm_standin import LLM_MODEL, llm_server, printed_answers
 from feedback.models import ensure_models
 from infra.db.engine import make_engine, migrate
-from infra.settings import KafkaSettings, Settings
+from infra.settings import KafkaSettings, LlmSettings, Settings
+from schemas.document import LabelledDocument
 from schemas.messages import MessageMeta
 from schemas.verdicts import ReferenceFacts
 
@@ -54,16 +57,22 @@ def _settings(tmp: Path) -> Settings:
     )
 
 
-async def bare_model_cpu_s(runtime: Any, events: list[Any]) -> float:
-    """CPU seconds of triage + extract + rules on every document, one at a time."""
+async def bare_model_cpu_s(runtime: Any, events: list[Any], *, concurrency: int = 1) -> float:
+    """CPU seconds of triage + extract + rules on every document, `concurrency` at a
+    time (one for the local extractor; an LLM's answers are waited for together)."""
     a = runtime.adapters
     docs = [parse_document(e.payload, parse_pdf=a.parse_pdf) for e in events]
     clock = runtime.service._ctx.clock
+    slots = asyncio.Semaphore(concurrency)
+
+    async def one(d: Any) -> None:
+        async with slots:
+            tri = await a.triage.classify(d)
+            ext = await a.extractor.extract(d)
+            a.rules.evaluate(document=d, extraction=ext, triage=tri, reference=NOW_REFERENCE, now=clock())
+
     t0 = time.process_time()
-    for d in docs:
-        tri = await a.triage.classify(d)
-        ext = await a.extractor.extract(d)
-        a.rules.evaluate(document=d, extraction=ext, triage=tri, reference=NOW_REFERENCE, now=clock())
+    await asyncio.gather(*(one(d) for d in docs))
     return time.process_time() - t0
 
 
@@ -138,16 +147,34 @@ async def _profiled(runtime: Any, raws: list[bytes], topic: str, c: int, offset0
     return cpu
 
 
-async def run(n: int, concurrencies: list[int], profile: Path | None) -> dict[str, Any]:
+async def run(
+    n: int, concurrencies: list[int], profile: Path | None, llm_latency_ms: float | None = None
+) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="autoclerk-bench-service-"))
     settings = _settings(tmp)
     ensure_models(models_dir=settings.models.dir, data_dir=settings.data_dir)
     total = 1 + n * len(concurrencies)
     docs = sample_documents(data_dir=settings.data_dir)
-    events = [received_event(docs[i % len(docs)]) for i in range(total)]
-    # Each pass needs new documents (a repeated id is a duplicate, which costs less).
-    for i, e in enumerate(events):
-        e.payload.document_id = f"{e.payload.document_id}-{i}"
+    if llm_latency_ms is None:
+        return await _run(settings, docs, n, concurrencies, profile)
+    answers_db = settings.db.model_copy(update={"url": f"sqlite:///{tmp / 'answers.db'}"})
+    answers = await printed_answers(settings.model_copy(update={"db": answers_db}), docs[:total])
+    with llm_server(latency_ms=llm_latency_ms, answers=answers, tmp=tmp) as url:
+        llm = LlmSettings(base_url=url, model=LLM_MODEL, max_concurrency=max(concurrencies), retry_window_s=0)
+        out = await _run(settings.model_copy(update={"llm": llm}), docs, n, concurrencies, profile)
+    return {"llm_latency_ms": llm_latency_ms, **out}
+
+
+async def _run(
+    settings: Settings, docs: list[LabelledDocument], n: int, concurrencies: list[int], profile: Path | None
+) -> dict[str, Any]:
+    total = 1 + n * len(concurrencies)
+    plain = [received_event(docs[i % len(docs)]) for i in range(total)]
+    # Each pass needs new documents: a repeated id is a duplicate, and repeated content
+    # an LLM cache hit, both cheaper. `renamed` gives each a new id and a line naming it
+    # (which the LLM stand-in answers by); the bare pass gets copies of its own.
+    events = renamed(plain, "svc-")
+    bare = renamed(plain[1 : n + 1], "bare-")
     raws = [e.model_dump_json().encode() for e in events]
     migrate(settings.db.url)
     engine = make_engine(settings.db.url)
@@ -157,7 +184,7 @@ async def run(n: int, concurrencies: list[int], profile: Path | None) -> dict[st
     async with open_runtime(settings) as runtime:
         topic = runtime.topics.received
         await _service(runtime, raws[:1], topic, 1, 0)  # warm-up: first-call costs
-        model_s = await bare_model_cpu_s(runtime, events[1 : n + 1])
+        model_s = await bare_model_cpu_s(runtime, bare, concurrency=64 if settings.llm.enabled else 1)
         out["model_cpu_ms_per_doc"] = round(model_s / n * 1000, 2)
         start = 1
         for c in concurrencies:
@@ -182,9 +209,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=300)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument(
+        "--llm-latency-ms", type=float, default=None, help="the LLM extractor against the stand-in"
+    )
     args = parser.parse_args()
     threadpool_limits(limits=1, user_api="openmp")
-    print(json.dumps(asyncio.run(run(args.n, args.concurrency, args.profile)), indent=2))
+    result = asyncio.run(run(args.n, args.concurrency, args.profile, args.llm_latency_ms))
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -228,7 +228,7 @@ class ZenRulesEvaluator:
         for name in names:
             reasons.extend(reasons_from_result(name, result.get(name) or {}))
             node = nodes.get(name) or {}
-            trace[name] = node.get("traceData") or {"result": result.get(name)}
+            trace[name] = _compact(node.get("traceData")) or {"result": result.get(name)}
         return RuleResult(rules_version=self._version, outcome=combine(reasons), reasons=reasons, trace=trace)
 
     def _evaluate_each(self, names: list[str], ctx: dict[str, Any]) -> RuleResult:
@@ -252,5 +252,34 @@ class ZenRulesEvaluator:
                 continue
             data = response["data"]
             reasons.extend(reasons_from_result(name, data["result"]))
-            trace[name] = data.get("trace", {"result": data["result"]})
+            trace[name] = _compact(data.get("trace")) or {"result": data["result"]}
         return RuleResult(rules_version=self._version, outcome=combine(reasons), reasons=reasons, trace=trace)
+
+
+def _compact(graph_trace: Any) -> Any:
+    """A graph's trace without what it repeats: every node's `input` (the whole
+    context, or the previous node's output), the pass-through nodes (request and
+    response carry the context again) and an expression node's output beyond its
+    reasons (the context again, plus the keys its traceData holds). What each node
+    matched and concluded stays (`traceData`, reasons, `name`, `order`,
+    `performance`): what `review.trace_view` shows. The context is stored beside it
+    (the extraction, triage and reference rows). Whole, a trace was ~29 KB per
+    document and ~2.5 KB compacted; serialising and storing the whole one was a
+    measurable share of a document's CPU (bench/service.py)."""
+    if not isinstance(graph_trace, dict):
+        return graph_trace
+    out: dict[str, Any] = {}
+    for key, node in graph_trace.items():
+        if not isinstance(node, dict):
+            out[key] = node
+            continue
+        data, output = node.get("traceData"), node.get("output")
+        if data is None:  # request and response: the context passing through
+            continue
+        kept = {k: v for k, v in node.items() if k != "input"}
+        if isinstance(data, dict) and isinstance(output, dict):
+            # an expression node passes the context through: its computed keys are
+            # in traceData already, so only the reasons it gave are kept
+            kept["output"] = {k: v for k, v in output.items() if k == "reasons"}
+        out[key] = kept
+    return out

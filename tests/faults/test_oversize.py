@@ -5,6 +5,11 @@ over the text limit, and a valid claim whose review request carried a 2 MB rules
 trace before the size budget (the old code sent it and the producer refused it,
 again and again, blocking the partition). Every message must end in the ledger,
 every outgoing message within the budget, and the worker must still be running.
+
+The evaluator now stores a compacted trace (47 KB for that claim, not 2 MB), so the
+worker here runs with a 100 KB message budget: the claim's review request with its
+trace (its 40,000-character diagnosis line in the extraction and in the trace) is
+still over it, and must be cut, not refused.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from schemas.messages import Topics
 from tests.faults.ledger import check_ledger
 from tests.support import DATA, outcome_counts, small_corpus, spawn_worker, wait_until, worker_env
 
-BUDGET = 900_000  # kafka.max_message_bytes, the default
+BUDGET = 100_000  # kafka.max_message_bytes for this test (the default is 900,000)
 MAX_EVENT_BYTES = 5_000_000  # kafka.max_event_bytes, the default
 # The review claim has one 40,000-character line of diagnosis codes: allowed here,
 # over the default line limit (10,000), which bounds extraction work tighter.
@@ -145,6 +150,7 @@ def test_oversized_messages_are_dead_lettered_or_cut_and_nothing_blocks(
         asyncio.run(ensure_topics(bootstrap=broker.bootstrap, names=topics.all(), partitions=2))
         env = worker_env(bootstrap=broker.bootstrap, prefix=prefix, db_url=db_url, models_dir=trained_models)
         env["AUTOCLERK_LIMITS__MAX_LINE_CHARS"] = str(MAX_LINE_CHARS)
+        env["AUTOCLERK_KAFKA__MAX_MESSAGE_BYTES"] = str(BUDGET)
         worker = spawn_worker(env, log)
         try:
             asyncio.run(_publish(broker.bootstrap, topics.received, published))
@@ -170,7 +176,7 @@ def test_oversized_messages_are_dead_lettered_or_cut_and_nothing_blocks(
             worker.wait(timeout=30)
 
     ledger = check_ledger(db_url=db_url, published=published)
-    print(ledger.row(f"oversize inputs and a 2.4 MB review message ({db_url.split(':')[0]})"))
+    print(ledger.row(f"oversize inputs and a review message over the budget ({db_url.split(':')[0]})"))
     ledger.assert_nothing_lost()
     assert ledger.dead_lettered == 2 and ledger.duplicate == 0
     assert ledger.decided + ledger.in_review == len(published) - 2
@@ -195,5 +201,5 @@ def test_oversized_messages_are_dead_lettered_or_cut_and_nothing_blocks(
 
     [review] = [json.loads(m.value)["payload"] for m in out if m.key == b"big-review"]
     assert review["rules"]["trace"] == {}
-    assert review["omitted"][0]["path"] == "rules.trace" and review["omitted"][0]["size_bytes"] > 1_048_576
-    assert _old_review_request_bytes(db_url, "big-review") > 1_048_576
+    assert review["omitted"][0]["path"] == "rules.trace" and review["omitted"][0]["size_bytes"] > 40_000
+    assert _old_review_request_bytes(db_url, "big-review") > BUDGET
