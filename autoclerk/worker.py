@@ -26,6 +26,7 @@ from autoclerk.logs import configure_logging, logging_config
 from autoclerk.observe import build_telemetry, install_worker_pages
 from autoclerk.retry_loop import LlmRetryLoop
 from infra.broker import EmbeddedBroker
+from infra.heap import settle_heap
 from infra.kafka import ensure_topics
 from infra.settings import Settings
 from schemas.messages import MessageMeta, Outgoing, Topics
@@ -55,6 +56,7 @@ class RuntimeProcessor:
                 if self._runtime is None:
                     try:
                         self._runtime = await self._stack.enter_async_context(open_runtime(self._settings))
+                        settle_heap()  # the models are loaded: spare them every full collection
                     except Exception as exc:
                         # Not the message's fault: never dead-letter it. Retrying, then
                         # stopping unacknowledged, leaves it for a healthy worker.

@@ -37,6 +37,7 @@ from bench.harness import renamed
 from bench.llm_standin import LLM_MODEL, llm_server, printed_answers
 from feedback.models import ensure_models
 from infra.db.engine import make_engine, migrate
+from infra.heap import settle_heap
 from infra.settings import KafkaSettings, LlmSettings, Settings
 from schemas.document import LabelledDocument
 from schemas.messages import MessageMeta
@@ -182,6 +183,7 @@ async def _run(
     engine.dispose()
     out: dict[str, Any] = {"documents_per_pass": n}
     async with open_runtime(settings) as runtime:
+        settle_heap()  # as the worker does once its runtime is open
         topic = runtime.topics.received
         await _service(runtime, raws[:1], topic, 1, 0)  # warm-up: first-call costs
         model_s = await bare_model_cpu_s(runtime, bare, concurrency=64 if settings.llm.enabled else 1)

@@ -56,25 +56,27 @@ class OpenAiChatClient:
         json_schema: Mapping[str, Any],
         model: str,
     ) -> Completion:
-        # plain dicts are what the SDK sends; its TypedDicts only narrow them for editors
-        request_messages: Any = [dict(m) for m in messages]
         response_format = {
             "type": "json_schema",
             "json_schema": {"name": schema_name, "strict": True, "schema": json_schema},
         }
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [dict(m) for m in messages],
+            "response_format": response_format,
+            "logprobs": self._logprobs,
+            "temperature": 0,
+        }
+        if self._max_tokens is not None:
+            body["max_completion_tokens"] = self._max_tokens
         try:
-            # the raw response: building the SDK's models for every token logprob cost
-            # more than the rest of our client together (bench/extract_llm.py)
-            raw = await self._client.chat.completions.with_raw_response.create(
-                model=model,
-                messages=request_messages,
-                # in extra_body the schema is sent as is: as `response_format` the SDK
-                # walks every node of it against its TypedDicts, 3.5 ms per request
-                extra_body={"response_format": response_format},
-                logprobs=self._logprobs,
-                temperature=0,
-                max_completion_tokens=self._max_tokens,
-            )
+            # The SDK's plain `post` (its documented way to send any request): the same
+            # client, timeouts and error mapping, without `create`'s work per request.
+            # That walked every message and the JSON schema against the SDK's
+            # TypedDicts (a tenth of a worker's GIL time on the LLM path, bench/
+            # service.py --llm-latency-ms) and built the SDK's models for every token
+            # logprob; bytes come back, parsed once below.
+            content = await self._client.post("/chat/completions", body=body, cast_to=bytes)
         except (openai.APITimeoutError, openai.APIConnectionError) as exc:
             raise LlmUnavailable(f"{type(exc).__name__}: {exc}") from exc
         except openai.APIStatusError as exc:
@@ -85,7 +87,7 @@ class OpenAiChatClient:
                 ) from exc
             raise LlmRequestRejected(f"HTTP {status}: {exc.message}", status=status) from exc
         try:
-            return _completion(json.loads(raw.content))
+            return _completion(json.loads(content))
         except (ValueError, KeyError, IndexError, TypeError) as exc:
             # a proxy's error page or a truncated body: the server side may recover
             raise LlmUnavailable(f"unreadable response body: {exc!r}"[:500]) from exc
