@@ -53,6 +53,7 @@ from streams.errors import DeliveryError, RetryableError, UndeliverableError
 from streams.handler import DEFAULT_RETRY, MessageHandler, RetryPolicy, Stage
 from streams.health import EdgeHealth
 from streams.ports import Processor
+from streams.transport import App
 from streams.window import AckWindow
 
 __all__ = ["build_app", "publisher", "tansu_friendly_settings"]
@@ -138,7 +139,7 @@ def build_app(
         # (checked in tests/faults/test_oversize.py); this makes it hold on any broker.
         "consumer_max_fetch_size": max(1024**2, max_event_bytes + _FRAMING_BYTES),
     }
-    app = faust.App(
+    app = App(
         app_id,
         broker=f"kafka://{bootstrap}",
         **{
