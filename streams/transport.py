@@ -5,8 +5,12 @@ answers a waiting fetch as soon as a record arrives, so there the wait only boun
 idle poll; tansu (the embedded broker) answers at the end of the wait. Measured on
 tansu, one record every 33 ms, produce → consume: p50 403 ms / p90 687 ms at 1,500 ms,
 21 / 40 ms at 100, 5 / 7 ms at 20 (`bench/fetch_wait.py`). Half the documents'
-latency at half load was that wait. An idle worker now polls its broker every
-`FETCH_MAX_WAIT_MS` instead of every 1.5 s: a few small requests a second.
+latency at half load was that wait. 100, not 20: at 20 ms the consumer thread's
+back-to-back empty fetches delayed the offset commit enough that a worker crashing a
+second after acknowledging a message had not committed it yet
+(tests/integration/test_streams_worker.py, exhausted retries): redelivered, so never
+lost, but 100 ms costs little latency for it. An idle worker polls its broker ten
+times a second instead of every 1.5 s.
 
 Subclassing is the only way in: faust resolves the transport by URL scheme and the
 consumer thread builds the aiokafka consumer in one method with the value inline.
@@ -22,7 +26,7 @@ import faust
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, Consumer, Transport
 from faust.types import TransportT
 
-FETCH_MAX_WAIT_MS = 20
+FETCH_MAX_WAIT_MS = 100
 
 
 class _ConsumerThread(AIOKafkaConsumerThread):
