@@ -20,6 +20,7 @@ from agents.model_store import thresholds_path
 from agents.ports import Extractor, RulesEvaluator, TriageClassifier
 from agents.routing import RoutingPolicy
 from agents.triage.runtime import OnnxTriageClassifier
+from infra.db.transactions import Transactions
 from infra.errors import LlmUnavailable
 from infra.llm import OpenAiChatClient
 from infra.llm_cache import SqlExtractionCache
@@ -61,12 +62,14 @@ def pdf_parser(settings: Settings) -> PdfParser:
     return parse
 
 
-def layered_cache(*, engine: AsyncEngine, max_entries: int = 10_000) -> ExtractionCache:
+def layered_cache(
+    *, engine: AsyncEngine, transactions: Transactions | None = None, max_entries: int = 10_000
+) -> ExtractionCache:
     """Recent answers in memory; every answer in `llm_extractions` on `engine`, so a
-    replay after a restart or on another worker process is not paid for again."""
-    return LayeredCache(
-        front=LruExtractionCache(max_entries=max_entries), back=SqlExtractionCache(engine=engine)
-    )
+    replay after a restart or on another worker process is not paid for again. With
+    `transactions` (the worker's store runner) its statements run there."""
+    back = SqlExtractionCache(engine=engine, transactions=transactions)
+    return LayeredCache(front=LruExtractionCache(max_entries=max_entries), back=back)
 
 
 def build_llm_extractor(

@@ -35,7 +35,7 @@ from autoclerk.registry import SettingsRegistry, open_registry
 from autoclerk.served import ModelSwitch, ServedModels, active_versions, load_served
 from infra.checkpoint import open_checkpointer
 from infra.db.engine import make_async_engine, migrate
-from infra.db.transactions import open_transactions
+from infra.db.transactions import Transactions, open_transactions
 from infra.errors import RetryableInfraError
 from infra.retry_store import SqlRetryStore
 from infra.settings import LlmSettings, Settings
@@ -149,6 +149,8 @@ class Database:
     engine: AsyncEngine
     store: SqlStore
     checkpointer: BaseCheckpointSaver[Any]
+    transactions: Transactions
+    """The store's runner (one writer thread on SQLite), shared by the LLM cache."""
 
 
 @asynccontextmanager
@@ -162,7 +164,7 @@ async def open_database(
     try:
         async with open_checkpointer(url, schema=schema) as saver:
             store = SqlStore(engine=engine, transactions=transactions, reference_ttl_s=reference_ttl_s)
-            yield Database(engine=engine, store=store, checkpointer=saver)
+            yield Database(engine=engine, store=store, checkpointer=saver, transactions=transactions)
     finally:
         await transactions.close()
         await engine.dispose()
@@ -182,13 +184,18 @@ class Runtime:
 
 @asynccontextmanager
 async def _served(
-    settings: Settings, *, engine: AsyncEngine
+    settings: Settings, *, engine: AsyncEngine, transactions: Transactions | None = None
 ) -> AsyncIterator[tuple[SettingsRegistry, ServedModels]]:
     registry = await asyncio.to_thread(open_registry, settings)  # migrates, imports the folder layout
     try:
         versions = await asyncio.to_thread(active_versions, registry)
         served = await asyncio.to_thread(
-            load_served, settings, registry=registry, versions=versions, engine=engine
+            load_served,
+            settings,
+            registry=registry,
+            versions=versions,
+            engine=engine,
+            transactions=transactions,
         )
         yield registry, served
     finally:
@@ -215,7 +222,7 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
     topics = Topics.with_prefix(settings.kafka.topic_prefix)
     async with (
         open_database(settings.db.url, schema=schema, reference_ttl_s=settings.db.reference_ttl_s) as db,
-        _served(settings, engine=db.engine) as (registry, served),
+        _served(settings, engine=db.engine, transactions=db.transactions) as (registry, served),
     ):
         adapters = build_adapters(
             settings, triage=served.triage, extractor=served.extractor, model_refs=served.refs
@@ -254,7 +261,12 @@ async def open_runtime(settings: Settings, *, schema: str | None = None) -> Asyn
                 retrier.use_context(context)
 
         switch = ModelSwitch(
-            settings=settings, registry=registry, engine=db.engine, current=served, apply=apply
+            settings=settings,
+            registry=registry,
+            engine=db.engine,
+            current=served,
+            apply=apply,
+            transactions=db.transactions,
         )
         await served.start()
         try:

@@ -34,6 +34,7 @@ from autoclerk.adapters import (
     routing_policy,
 )
 from autoclerk.shadow import with_shadow
+from infra.db.transactions import Transactions
 from infra.settings import Settings
 from schemas.registry import ModelVersion
 
@@ -71,11 +72,16 @@ def active_versions(registry: Registry) -> dict[str, ModelVersion]:
 
 
 def build_extractor_version(
-    settings: Settings, *, registry: Registry, version: ModelVersion, engine: AsyncEngine
+    settings: Settings,
+    *,
+    registry: Registry,
+    version: ModelVersion,
+    engine: AsyncEngine,
+    transactions: Transactions | None = None,
 ) -> Extractor:
     if version.flavour == "llm":
         llm = settings.llm.model_copy(update={"model": version.params["model"]})
-        return build_llm_extractor(llm, cache=layered_cache(engine=engine))
+        return build_llm_extractor(llm, cache=layered_cache(engine=engine, transactions=transactions))
     # imported here: its rankers are scikit-learn estimators, whose import a worker
     # extracting with an LLM need not pay
     from agents.extract.local import LocalExtractor
@@ -84,7 +90,12 @@ def build_extractor_version(
 
 
 def load_served(
-    settings: Settings, *, registry: Registry, versions: dict[str, ModelVersion], engine: AsyncEngine
+    settings: Settings,
+    *,
+    registry: Registry,
+    versions: dict[str, ModelVersion],
+    engine: AsyncEngine,
+    transactions: Transactions | None = None,
 ) -> ServedModels:
     """Blocking (archives unpacked, models loaded): call it in a thread on a live loop."""
     risk = versions.get(CLAIMS_RISK)
@@ -96,7 +107,11 @@ def load_served(
     extractor = with_shadow(
         settings,
         active=build_extractor_version(
-            settings, registry=registry, version=versions[EXTRACTOR], engine=engine
+            settings,
+            registry=registry,
+            version=versions[EXTRACTOR],
+            engine=engine,
+            transactions=transactions,
         ),
         engine=engine,
         policy=routing_policy(settings),
@@ -115,10 +130,12 @@ class ModelSwitch:
         current: ServedModels,
         apply: Any,
         grace_s: float = 30.0,
+        transactions: Transactions | None = None,
     ) -> None:
         self._settings = settings
         self._registry = registry
         self._engine = engine
+        self._tx = transactions
         self.current = current
         self._apply = apply
         self._grace_s = grace_s
@@ -140,7 +157,12 @@ class ModelSwitch:
             return None
         try:
             new = await asyncio.to_thread(
-                load_served, self._settings, registry=self._registry, versions=versions, engine=self._engine
+                load_served,
+                self._settings,
+                registry=self._registry,
+                versions=versions,
+                engine=self._engine,
+                transactions=self._tx,
             )
             await new.start()
         except Exception:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from autoclerk.adapters import build_llm_extractor, layered_cache
 from infra.db.engine import make_async_engine, migrate
 from infra.db.tables import LlmExtractionRow, utcnow
+from infra.db.transactions import open_transactions
 from infra.llm_cache import SqlExtractionCache
 from infra.settings import LlmSettings
 from schemas.fields import ExtractedField, Extraction
@@ -59,6 +60,28 @@ async def test_round_trip_first_writer_wins_and_a_restarted_worker_finds_it(open
     restarted = SqlExtractionCache(engine=await open_engine())
     assert await restarted.get("k1") == _extraction("Jane Doe")
     assert await restarted.get("k2") is None
+
+
+async def test_through_the_store_runner_the_same_rows(
+    db: tuple[str, str | None], open_engine: OpenEngine
+) -> None:
+    """A worker runs the cache's statements on its store's runner (the SQLite writer
+    thread); what it stores is what the engine path reads, and the other way round."""
+    url, schema = db
+    engine = await open_engine()
+    tx = open_transactions(url, engine=engine, schema=schema)
+    try:
+        cache = SqlExtractionCache(engine=engine, transactions=tx)
+        assert await cache.get("r1") is None
+        await asyncio.gather(cache.put("r1", _extraction("Jane Doe")), cache.put("r2", _extraction("Ann")))
+        await cache.put("r1", _extraction("Someone Else"))  # first kept
+        other = SqlExtractionCache(engine=await open_engine())
+        assert await other.get("r1") == _extraction("Jane Doe")
+        await other.put("r3", _extraction("Bob"))
+        assert await cache.get("r3") == _extraction("Bob")
+        assert await cache.get("r2") == _extraction("Ann")
+    finally:
+        await tx.close()
 
 
 async def test_two_workers_putting_the_same_key_at_once_keep_one_row(open_engine: OpenEngine) -> None:
