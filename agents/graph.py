@@ -24,6 +24,8 @@ from langgraph.runtime import Runtime
 
 from agents import nodes
 from agents.state import WorkflowContext, WorkflowState
+from schemas.document import Document
+from schemas.verdicts import RuleReason
 
 Node = Callable[[WorkflowState, Runtime[WorkflowContext]], Awaitable[dict[str, Any]]]
 
@@ -62,16 +64,43 @@ def build_graph(
     return g.compile(checkpointer=checkpointer)
 
 
-async def run_straight_through(state: WorkflowState, *, context: WorkflowContext) -> WorkflowState:
+async def run_straight_through(
+    state: WorkflowState, *, context: WorkflowContext, document: Document | None = None
+) -> WorkflowState:
     """The nodes up to routing as plain calls, then `finalize` unless routing chose
-    review; the caller hands a routed-to-review state to the graph (`_entry`)."""
-    runtime = Runtime(context=context)
-    current: dict[str, Any] = dict(state)
-    for _, node in BEFORE_REVIEW:
-        current.update(await node(current, runtime))  # type: ignore[arg-type]
-    if nodes.after_route(current) == "finalize":  # type: ignore[arg-type]
-        current.update(nodes.finalize(current))  # type: ignore[arg-type]
-    return current  # type: ignore[return-value]
+    review; the caller hands a routed-to-review state to the graph (`_entry`).
+
+    The same work as the graph's nodes (`agents.nodes`' typed functions) on typed
+    values: the document the caller already parsed, each verdict passed on as it
+    came back and dumped to JSON once for the state the store and the graph keep. The
+    nodes validate every input back from JSON instead, four times for the document."""
+    doc = document if document is not None else Document.model_validate(state["document"])
+    tri = await nodes.classify(doc, context)
+    ext = await nodes.extract_fields(doc, context)
+    ref = await nodes.look_up(ext, doc.document_id, context)
+    rul = nodes.evaluate(doc, ext, tri, ref, context)
+    force = [RuleReason.model_validate(r) for r in state.get("force_review") or []]
+    routed = nodes.decide_route(doc, ext, tri, rul, force, context)
+    out: dict[str, Any] = {
+        **state,
+        "document": None,  # as the route node leaves it: the text lives in `documents`
+        "triage": tri.model_dump(mode="json"),
+        "extraction": ext.model_dump(mode="json"),
+        "reference": ref.model_dump(mode="json"),
+        "rules": rul.model_dump(mode="json"),
+        "route": routed.model_dump(mode="json"),
+    }
+    if routed.outcome != "review":
+        decided = nodes.decision_of(
+            extraction=ext,
+            rules=rul,
+            triage=tri,
+            routed=routed,
+            review=None,
+            model_refs=state.get("model_refs") or {},
+        )
+        out["decision"] = decided.model_dump(mode="json")
+    return out  # type: ignore[return-value]
 
 
 async def drop_thread(graph: Any, thread: str) -> None:

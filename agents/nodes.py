@@ -29,35 +29,29 @@ def _document(state: WorkflowState) -> Document:
 
 
 async def triage(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
-    with stage("triage"):
-        result = await runtime.context.triage.classify(_document(state))
+    result = await classify(_document(state), runtime.context)
     return {"triage": result.model_dump(mode="json")}
 
 
 async def extract(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
-    with stage("extract"):
-        result = await runtime.context.extractor.extract(_document(state))
-    observe_extraction(result)
+    result = await extract_fields(_document(state), runtime.context)
     return {"extraction": result.model_dump(mode="json")}
 
 
 async def lookup(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
     extraction = Extraction.model_validate(state["extraction"])
-    with stage("lookup"):
-        facts = await runtime.context.reference(extraction, _document(state).document_id)
+    facts = await look_up(extraction, _document(state).document_id, runtime.context)
     return {"reference": facts.model_dump(mode="json")}
 
 
 async def rules(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
-    ctx = runtime.context
-    with stage("rules"):
-        result = ctx.rules.evaluate(
-            document=_document(state),
-            extraction=Extraction.model_validate(state["extraction"]),
-            triage=TriageResult.model_validate(state["triage"]),
-            reference=ReferenceFacts.model_validate(state["reference"]),
-            now=ctx.clock(),
-        )
+    result = evaluate(
+        _document(state),
+        Extraction.model_validate(state["extraction"]),
+        TriageResult.model_validate(state["triage"]),
+        ReferenceFacts.model_validate(state["reference"]),
+        runtime.context,
+    )
     return {"rules": result.model_dump(mode="json")}
 
 
@@ -68,21 +62,73 @@ def amount_of(extraction: Extraction) -> float | None:
 
 
 async def route(state: WorkflowState, runtime: Runtime[WorkflowContext]) -> dict[str, Any]:
-    extraction = Extraction.model_validate(state["extraction"])
-    policy = runtime.context.routing
-    decision = route_policy(
-        policy=policy,
-        extraction=extraction,
-        triage=TriageResult.model_validate(state["triage"]),
-        rules=RuleResult.model_validate(state["rules"]),
-        amount=amount_of(extraction),
-        unverified=[
-            *(RuleReason.model_validate(r) for r in state.get("force_review") or []),
-            *unverified_selectors(document=_document(state), extraction=extraction, policy=policy),
-        ],
+    decision = decide_route(
+        _document(state),
+        Extraction.model_validate(state["extraction"]),
+        TriageResult.model_validate(state["triage"]),
+        RuleResult.model_validate(state["rules"]),
+        [RuleReason.model_validate(r) for r in state.get("force_review") or []],
+        runtime.context,
     )
     # The text is stored with the document row; the checkpoint only needs verdicts.
     return {"route": decision.model_dump(mode="json"), "document": None}
+
+
+# The nodes' work on typed values. The graph's nodes above validate their JSON state
+# into these; the straight-through path (`agents.graph.run_straight_through`) calls
+# them directly and dumps each result once, for the store.
+
+
+async def classify(document: Document, ctx: WorkflowContext) -> TriageResult:
+    with stage("triage"):
+        return await ctx.triage.classify(document)
+
+
+async def extract_fields(document: Document, ctx: WorkflowContext) -> Extraction:
+    with stage("extract"):
+        result = await ctx.extractor.extract(document)
+    observe_extraction(result)
+    return result
+
+
+async def look_up(extraction: Extraction, document_id: str, ctx: WorkflowContext) -> ReferenceFacts:
+    with stage("lookup"):
+        return await ctx.reference(extraction, document_id)
+
+
+def evaluate(
+    document: Document,
+    extraction: Extraction,
+    triage: TriageResult,
+    reference: ReferenceFacts,
+    ctx: WorkflowContext,
+) -> RuleResult:
+    with stage("rules"):
+        return ctx.rules.evaluate(
+            document=document, extraction=extraction, triage=triage, reference=reference, now=ctx.clock()
+        )
+
+
+def decide_route(
+    document: Document,
+    extraction: Extraction,
+    triage: TriageResult,
+    rules: RuleResult,
+    force_review: list[RuleReason],
+    ctx: WorkflowContext,
+) -> RouteDecision:
+    policy = ctx.routing
+    return route_policy(
+        policy=policy,
+        extraction=extraction,
+        triage=triage,
+        rules=rules,
+        amount=amount_of(extraction),
+        unverified=[
+            *force_review,
+            *unverified_selectors(document=document, extraction=extraction, policy=policy),
+        ],
+    )
 
 
 def after_route(state: WorkflowState) -> Literal["human_review", "finalize"]:
@@ -104,11 +150,27 @@ def human_review(state: WorkflowState) -> dict[str, Any]:
 
 
 def finalize(state: WorkflowState) -> dict[str, Any]:
-    extraction = Extraction.model_validate(state["extraction"])
-    rules_result = RuleResult.model_validate(state["rules"])
-    triage_result = TriageResult.model_validate(state["triage"])
-    routed = RouteDecision.model_validate(state["route"])
     review = state.get("review")
+    decided = decision_of(
+        extraction=Extraction.model_validate(state["extraction"]),
+        rules=RuleResult.model_validate(state["rules"]),
+        triage=TriageResult.model_validate(state["triage"]),
+        routed=RouteDecision.model_validate(state["route"]),
+        review=ReviewCompleted.model_validate(review) if review is not None else None,
+        model_refs=state.get("model_refs") or {},
+    )
+    return {"decision": decided.model_dump(mode="json")}
+
+
+def decision_of(
+    *,
+    extraction: Extraction,
+    rules: RuleResult,
+    triage: TriageResult,
+    routed: RouteDecision,
+    review: ReviewCompleted | None,
+    model_refs: dict[str, str],
+) -> DocumentDecided:
     common = {
         "document_id": "",  # filled by the caller, which owns the identity
         "kind": extraction.kind,
@@ -116,20 +178,17 @@ def finalize(state: WorkflowState) -> dict[str, Any]:
         "fields": {k: v.value for k, v in extraction.fields.items()},
         "model_versions": {
             "extractor": extraction.model_version,
-            "triage": triage_result.model_version,
+            "triage": triage.model_version,
         },
-        "model_refs": dict(state.get("model_refs") or {}),
-        "rules_version": rules_result.rules_version,
+        "model_refs": dict(model_refs),
+        "rules_version": rules.rules_version,
     }
     if review is not None:
-        answer = ReviewCompleted.model_validate(review)
-        decided = DocumentDecided(
+        return DocumentDecided(
             **common,
-            outcome=answer.outcome,
+            outcome=review.outcome,
             decided_by="human",
-            reviewer=answer.reviewer,
+            reviewer=review.reviewer,
         )
-    else:
-        outcome = "approve" if routed.outcome == "approve" else "reject"
-        decided = DocumentDecided(**common, outcome=outcome, decided_by="auto")
-    return {"decision": decided.model_dump(mode="json")}
+    outcome = "approve" if routed.outcome == "approve" else "reject"
+    return DocumentDecided(**common, outcome=outcome, decided_by="auto")

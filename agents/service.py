@@ -145,13 +145,10 @@ class DocumentService:
             count_document(kind=document.kind, outcome="duplicate")
             return admission.pending
         ctx = self._ctx  # this document's models, whatever a promotion swaps in meanwhile
-        state: WorkflowState = {
-            "document": document.model_dump(mode="json"),
-            "received_at": env.time.isoformat(),
-            "model_refs": dict(ctx.model_refs),
-        }
+        state: WorkflowState = {"received_at": env.time.isoformat(), "model_refs": dict(ctx.model_refs)}
         thread = document.document_id
-        result = await self._guarded(run_straight_through(state, context=ctx), thread=thread)
+        run = run_straight_through(state, context=ctx, document=document)
+        result = await self._guarded(run, thread=thread)
         if "decision" not in result:
             # Routed to review: only now does the workflow need the graph and a
             # checkpoint, entered at the human-review pause with the verdicts.

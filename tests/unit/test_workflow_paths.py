@@ -44,12 +44,18 @@ async def test_plain_calls_reach_the_verdicts_the_graph_reaches() -> None:
         config: Any = {"configurable": {"thread_id": doc_id}}
         via_graph = await graph.ainvoke(initial(text, doc_id), config=config, context=ctx)  # type: ignore[arg-type]
         direct = await run_straight_through(initial(text, doc_id), context=ctx)  # type: ignore[arg-type]
-        assert direct["route"]["outcome"] == via_graph["route"]["outcome"] == outcome
-        for key in ("triage", "extraction", "reference", "rules", "route"):
-            assert direct[key] == via_graph[key]  # type: ignore[literal-required]
-        assert ("decision" in direct) == (outcome == "approve")
-        if outcome == "approve":
-            assert direct["decision"] == via_graph["decision"]
+        # as the service calls it: the document it parsed, typed, not in the state
+        parsed = Document.from_text(text=text, document_id=doc_id, kind="invoice")
+        bare: Any = {"received_at": "2026-01-01T00:00:00+00:00"}
+        typed = await run_straight_through(bare, context=ctx, document=parsed)
+        for run in (direct, typed):
+            assert run["route"]["outcome"] == via_graph["route"]["outcome"] == outcome
+            for key in ("triage", "extraction", "reference", "rules", "route"):
+                assert run[key] == via_graph[key]  # type: ignore[literal-required]
+            assert run.get("document") is None
+            assert ("decision" in run) == (outcome == "approve")
+            if outcome == "approve":
+                assert run["decision"] == via_graph["decision"]
 
 
 async def test_only_a_document_routed_to_review_leaves_a_checkpoint() -> None:
