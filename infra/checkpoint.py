@@ -28,6 +28,9 @@ async def open_checkpointer(
         path = u.database or ":memory:"
         async with aiosqlite.connect(path, timeout=30) as conn:
             await conn.execute("PRAGMA journal_mode=WAL")
+            # As the store's connections (infra/db/engine.py): durable across process
+            # crashes, the failure model; FULL paid an fsync per paused document.
+            await conn.execute("PRAGMA synchronous=NORMAL")
             await conn.execute("PRAGMA busy_timeout=30000")
             saver = AsyncSqliteSaver(conn)
             await saver.setup()
