@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,16 +40,23 @@ async def printed_answers(settings: Settings, docs: Sequence[LabelledDocument]) 
         return out
 
 
+@dataclass(frozen=True)
+class StandIn:
+    url: str
+    pid: int
+    """The server's process, whose CPU the benchmarks report apart from the workers'."""
+
+
 @contextmanager
-def llm_server(*, latency_ms: float, answers: dict[str, Any], tmp: Path) -> Iterator[str]:
-    """The stand-in's base URL while it runs."""
+def llm_server(*, latency_ms: float, answers: dict[str, Any], tmp: Path) -> Iterator[StandIn]:
+    """The stand-in while it runs."""
     path = tmp / "llm-answers.json"
     path.write_text(json.dumps(answers))
     cmd = ["-m", "tests.llm_server", "--latency-ms", str(latency_ms), "--answers", str(path)]
     proc = subprocess.Popen([sys.executable, *cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     try:
-        yield proc.stdout.readline().strip()
+        yield StandIn(url=proc.stdout.readline().strip(), pid=proc.pid)
     finally:
         proc.stdin.close()
         proc.wait(timeout=30)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import subprocess
 import tempfile
@@ -88,19 +89,28 @@ async def _phase(
     events: list[Envelope[DocumentReceived]],
     tag: str,
     rate: float | None = None,
+    others: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """One batch of documents, burst or paced: wall time, workers' CPU, latencies."""
+    """One batch of documents, burst or paced: wall time, workers' CPU, latencies, and
+    the CPU of the `others` (the broker, the LLM stand-in: they share the cores)."""
     batch = renamed(events, tag)
+    others = {**(others or {}), "bench": os.getpid()}
     cpu0 = sum(cpu_s(p.pid) for p in procs)
+    other0 = {k: cpu_s(pid) for k, pid in others.items()}
     t0 = time.perf_counter()
     await publish(bootstrap=bootstrap, topic=topic, events=batch, rate=rate)
     await wait_outcomes(engine, len(batch), procs, TIMEOUT_S, tag)
     elapsed = time.perf_counter() - t0
     cpu = sum(cpu_s(p.pid) for p in procs) - cpu0
+    other = {
+        f"{k}_cpu_ms_per_doc": round((cpu_s(pid) - other0[k]) / len(batch) * 1000, 2)
+        for k, pid in others.items()
+    }
     lat = await asyncio.to_thread(latencies_ms, engine, tag)
     return {
         "docs_per_s": round(len(batch) / elapsed, 1),
         "worker_cpu_ms_per_doc": round(cpu / len(batch) * 1000, 2),
+        **other,
         **summary(lat),
         **await asyncio.to_thread(routes, engine, tag),
     }
@@ -116,6 +126,7 @@ async def _pipeline(
     paced_n: int,
     env: dict[str, str],
     name: str,
+    others: dict[str, int],
 ) -> dict[str, Any]:
     migrate(settings.db.url)
     engine = make_engine(settings.db.url)
@@ -126,7 +137,13 @@ async def _pipeline(
     out: dict[str, Any] = {}
     try:
         with workers(settings=settings, bootstrap=bootstrap, n=n_workers, env=env, log=LOG) as procs:
-            kw = {"bootstrap": bootstrap, "topic": topics.received, "engine": engine, "procs": procs}
+            kw = {
+                "bootstrap": bootstrap,
+                "topic": topics.received,
+                "engine": engine,
+                "procs": procs,
+                "others": others,
+            }
             # Warm-up: every worker joined and each partition's path ran once.
             await _phase(**kw, events=events[: 4 * n_workers], tag=f"{name}-warm-")
             burst = await _phase(**kw, events=events, tag=f"{name}-burst-")
@@ -177,6 +194,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             paced_n=args.paced_n,
             env={},
             name="local",
+            others={"broker": broker.pid or 0},
         )
         burst = local["burst"]
         out["pipeline_docs_per_s"] = burst["docs_per_s"]
@@ -188,9 +206,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         out["ratio_pipeline_to_bare_model"] = round(burst["docs_per_s"] * model_s / cores, 3)
         if args.llm_n:
             answers = await printed_answers(_settings(base, tmp, "answers"), docs[: args.llm_n])
-            with llm_server(latency_ms=args.llm_latency_ms, answers=answers, tmp=tmp) as url:
+            with llm_server(latency_ms=args.llm_latency_ms, answers=answers, tmp=tmp) as server:
                 llm_events = [received_event(docs[i % len(docs)]) for i in range(args.llm_n)]
-                env = llm_env(url, concurrency=args.llm_concurrency)
+                env = llm_env(server.url, concurrency=args.llm_concurrency)
                 llm = await _pipeline(
                     bootstrap=broker.bootstrap,
                     settings=_settings(base, tmp, "llm"),
@@ -200,6 +218,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     paced_n=args.paced_n,
                     env=env,
                     name="llm",
+                    others={"broker": broker.pid or 0, "llm_server": server.pid},
                 )
             out["llm_latency_ms"] = args.llm_latency_ms
             out["llm_pipeline_docs_per_s"] = llm["burst"]["docs_per_s"]

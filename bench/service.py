@@ -160,8 +160,10 @@ async def run(
         return await _run(settings, docs, n, concurrencies, profile)
     answers_db = settings.db.model_copy(update={"url": f"sqlite:///{tmp / 'answers.db'}"})
     answers = await printed_answers(settings.model_copy(update={"db": answers_db}), docs[:total])
-    with llm_server(latency_ms=llm_latency_ms, answers=answers, tmp=tmp) as url:
-        llm = LlmSettings(base_url=url, model=LLM_MODEL, max_concurrency=max(concurrencies), retry_window_s=0)
+    with llm_server(latency_ms=llm_latency_ms, answers=answers, tmp=tmp) as server:
+        llm = LlmSettings(
+            base_url=server.url, model=LLM_MODEL, max_concurrency=max(concurrencies), retry_window_s=0
+        )
         out = await _run(settings.model_copy(update={"llm": llm}), docs, n, concurrencies, profile)
     return {"llm_latency_ms": llm_latency_ms, **out}
 
