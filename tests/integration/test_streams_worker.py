@@ -31,6 +31,7 @@ from streams.deadletter import dead_letter
 from streams.errors import RetriesExhaustedError, RetryableError
 from streams.handler import RetryPolicy
 from streams.ports import Processor
+from streams.transport import FETCH_MAX_WAIT_MS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FAST_RETRY = RetryPolicy(attempts=3, initial_s=0.01, max_s=0.05)
@@ -188,6 +189,21 @@ async def test_worker_emits_dead_letters_and_keeps_going(bootstrap: str, topics:
     # Every message was handled, so the group's offset is past the last one.
     tp = TopicPartition(topics.received, partition)
     assert await _committed(bootstrap, app_id, tp) == 4
+
+
+async def test_the_worker_consumer_fetches_with_the_short_wait(bootstrap: str, topics: Topics) -> None:
+    """faust builds its consumer with a 1.5 s fetch wait and tansu answers a fetch only
+    when the wait ends, which held every record on a quiet partition that long
+    (bench/fetch_wait.py). The consumer the running app uses carries the shorter wait
+    (streams/transport.py reaches into faust and aiokafka: this fails if they move)."""
+    processor = FakeProcessor(topics)
+    app_id = f"app-{uuid.uuid4().hex[:8]}"
+    async with _running(_app(bootstrap, topics, app_id, processor)) as app:
+        consumer = app.consumer._thread._ensure_consumer()  # type: ignore[attr-defined]
+        assert consumer._fetch_max_wait_ms == FETCH_MAX_WAIT_MS == 100
+        await _produce(bootstrap, topics.received, [b"a"])
+        [out] = await _collect(bootstrap, topics.decided, count=1)
+    assert out.value == b"A"
 
 
 async def test_messages_that_can_never_be_sent_are_recorded_and_the_worker_moves_on(
