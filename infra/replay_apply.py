@@ -101,7 +101,7 @@ async def apply_change(s: AsyncSession, *, change: LiveChange) -> list[str] | No
             task.status, task.completed_at = "superseded", utcnow()
             s.add(_event(task, "replay_superseded", change, outcome=change.decision.outcome))
             closed = task.task_id
-        row = decision_row(change.decision, doc.received_at)
+        row = decision_row(change.decision, doc.received_at).row()
         row.supersedes_id, row.replay_id, row.latency_ms = history_id, change.replay_id, None
         s.add(row)
         doc.status = "decided"
@@ -111,11 +111,11 @@ async def apply_change(s: AsyncSession, *, change: LiveChange) -> list[str] | No
         doc.status = "review"
     keys = []
     for key, msg in change.messages:
-        s.add(outbox_row(msg, dedupe_key=key, document_id=doc_id))
+        s.add(outbox_row(msg, dedupe_key=key, document_id=doc_id).row())
         keys.append(key)
     if change.superseded is not None:
         key, msg = change.superseded(history_id, closed)
-        s.add(outbox_row(msg, dedupe_key=key, document_id=doc_id))
+        s.add(outbox_row(msg, dedupe_key=key, document_id=doc_id).row())
         keys.append(key)
     return keys
 

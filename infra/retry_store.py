@@ -150,10 +150,10 @@ class SqlRetryStore:
                 doc = await s.get(DocumentRow, doc_id)
                 assert doc is not None  # the task's foreign key
                 doc.status = "decided"
-                s.add(decision_row(decision, doc.received_at))
+                s.add(decision_row(decision, doc.received_at).row())
                 task.status, task.completed_at = "superseded", utcnow()
                 s.add(_event(task_id, doc_id, audit))
-                s.add(outbox_row(message, dedupe_key=f"llm-retry:decided:{doc_id}", document_id=doc_id))
+                s.add(outbox_row(message, dedupe_key=f"llm-retry:decided:{doc_id}", document_id=doc_id).row())
             return await self._outbox(s, f"llm-retry:decided:{doc_id}")
 
     async def reroute(
@@ -179,7 +179,7 @@ class SqlRetryStore:
                 for name, value in scope_columns(task).items():  # the new extraction's vendor, amount
                     setattr(row, name, value)
                 s.add(_event(task.task_id, doc_id, audit))
-                s.add(outbox_row(message, dedupe_key=key, document_id=doc_id))
+                s.add(outbox_row(message, dedupe_key=key, document_id=doc_id).row())
             return await self._outbox(s, key)
 
     async def record_retry(self, *, task_id: str, document_id: str, audit: RetryAudit) -> None:

@@ -37,7 +37,7 @@ from infra.db.tables import (
 )
 from infra.db.transactions import AsyncTransactions, Transactions
 from infra.deadletters import retried_from
-from infra.store_rows import decision_row, ledger_row, outbox_row, scope_columns
+from infra.store_rows import Values, decision_row, ledger_row, outbox_row, scope_columns, values
 from schemas.document import Document, content_hash
 from schemas.events import DocumentDecided, DocumentReceived, Envelope, ReviewCompleted, ReviewRequested
 from schemas.fields import Extraction
@@ -160,7 +160,7 @@ class SqlStore:
     async def save_decision(
         self, *, document_id: str, state: dict[str, Any], decision: DocumentDecided, message: Outgoing
     ) -> list[Outgoing]:
-        def rows(received: Any) -> list[SQLModel]:
+        def rows(received: Any) -> list[SQLModel | Values[Any]]:
             return [
                 decision_row(decision, received),
                 outbox_row(message, dedupe_key=f"decided:{document_id}", document_id=document_id),
@@ -171,9 +171,10 @@ class SqlStore:
     async def save_review_task(
         self, *, document_id: str, state: dict[str, Any], task: ReviewRequested, message: Outgoing
     ) -> list[Outgoing]:
-        def rows(_received: Any) -> list[SQLModel]:
+        def rows(_received: Any) -> list[SQLModel | Values[Any]]:
             return [
-                ReviewTaskRow(
+                values(
+                    ReviewTaskRow,
                     task_id=task.task_id,
                     document_id=document_id,
                     kind=task.kind,
@@ -235,13 +236,13 @@ class SqlStore:
                     s.add(
                         ledger_row(
                             meta, raw, status="accepted", document_id=doc_id, detail="review completed"
-                        )
+                        ).row()
                     )
                     doc = await s.get(DocumentRow, doc_id)
                     if doc is None:
                         raise KeyError(doc_id)
                     doc.status = "decided"
-                    s.add(decision_row(decision, doc.received_at))
+                    s.add(decision_row(decision, doc.received_at).row())
                     s.add_all(
                         CorrectionRow(
                             document_id=doc_id,
@@ -255,7 +256,8 @@ class SqlStore:
                         for c in review.corrections
                     )
                     for i, m in enumerate(messages):
-                        s.add(outbox_row(m, dedupe_key=f"completed:{review.task_id}:{i}", document_id=doc_id))
+                        row = outbox_row(m, dedupe_key=f"completed:{review.task_id}:{i}", document_id=doc_id)
+                        s.add(row.row())
             except IntegrityError:
                 return None
         return await self.pending(document_id=doc_id)

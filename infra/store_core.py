@@ -20,8 +20,8 @@ import base64
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from functools import cache
-from typing import Any
+from functools import cache, partial
+from typing import Any, cast
 
 from sqlalchemy import Connection, Insert, Row, Table, bindparam, insert, or_, select, update
 from sqlalchemy import inspect as sa_inspect
@@ -35,7 +35,7 @@ from infra.db.tables import (
     ReviewTaskRow,
     utcnow,
 )
-from infra.store_rows import ledger_row, payload_hash, result_rows
+from infra.store_rows import Values, ledger_row, payload_hash, result_rows, values
 from schemas.document import Document, content_hash
 from schemas.events import DocumentReceived, Envelope
 from schemas.messages import MessageMeta, Outgoing
@@ -61,14 +61,17 @@ def _insert(model: type[SQLModel]) -> tuple[Insert, tuple[tuple[str, str, bool],
     return insert(table), cols
 
 
-def insert_rows(c: Connection, *rows: SQLModel) -> None:
-    """INSERT each row as built (defaults already applied by the table model)."""
+def insert_rows(c: Connection, *rows: SQLModel | Values[Any]) -> None:
+    """INSERT each row: a table model instance, or its `Values` (defaults applied)."""
     for row in rows:
-        stmt, cols = _insert(type(row))
-        values = {
-            name: getattr(row, key) for key, name, auto in cols if not (auto and getattr(row, key) is None)
-        }
-        c.execute(stmt, values)
+        get: Callable[[str], Any]
+        if isinstance(row, Values):
+            stmt, cols = _insert(cast("type[SQLModel]", row.model))
+            get = row.columns.get
+        else:
+            stmt, cols = _insert(type(row))
+            get = partial(getattr, row)
+        c.execute(stmt, {name: get(key) for key, name, auto in cols if not (auto and get(key) is None)})
 
 
 _LEDGER = select(col(IngestLedger.id), col(IngestLedger.content_hash)).where(
@@ -166,7 +169,8 @@ def admit(
     insert_rows(
         c,
         ledger_row(meta, raw, status="accepted", event_id=env.event_id, document_id=doc_id),
-        DocumentRow(
+        values(
+            DocumentRow,
             document_id=doc_id,
             event_id=env.event_id,
             kind=document.kind,
@@ -207,7 +211,7 @@ def save_outcome(
     document_id: str,
     state: dict[str, Any],
     status: str,
-    rows: Callable[[datetime], list[SQLModel]],
+    rows: Callable[[datetime], list[SQLModel | Values[Any]]],
 ) -> list[Outgoing]:
     """The workflow's results, the document's new status and the outcome rows (decision
     or review task, outbox; `rows(received_at)`), then what is left to announce."""
