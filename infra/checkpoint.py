@@ -6,6 +6,8 @@ runs with `durability="exit"` so a straight-through document writes one.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -55,7 +57,33 @@ async def open_checkpointer(
             open=False,
         ) as pool:
             pg = AsyncPostgresSaver(conn=pool)  # type: ignore[arg-type]
-            await pg.setup()
+            await _setup_once(pool, pg, schema=schema)
             yield pg
         return
     raise ValueError(f"no checkpointer for database URL scheme {u.drivername!r}")
+
+
+async def _setup_once(
+    pool: AsyncConnectionPool[Any], saver: AsyncPostgresSaver, *, schema: str | None
+) -> None:
+    """LangGraph's `setup()` under a PostgreSQL advisory lock. Two workers starting on
+    a fresh database both create the checkpoint tables; `CREATE TABLE IF NOT EXISTS`
+    is not safe against a concurrent twin (the loser fails on the catalog's unique
+    index, `pg_type_typname_nsp_index`), and the worker then stops. The lock makes the
+    second wait for the first and find the tables made."""
+    key = int.from_bytes(
+        hashlib.sha256(f"autoclerk-checkpoints:{schema or ''}".encode()).digest()[:8], "big", signed=True
+    )
+    async with pool.connection() as conn:
+        # Polled, not waited on: setup builds an index CONCURRENTLY, which waits for
+        # every open statement's snapshot, a blocked pg_advisory_lock included, so a
+        # waiting twin would deadlock it.
+        while True:  # the lock lives in PostgreSQL: polled
+            row = await (await conn.execute("SELECT pg_try_advisory_lock(%s) AS got", (key,))).fetchone()
+            if row is not None and row["got"]:
+                break
+            await asyncio.sleep(0.05)
+        try:
+            await saver.setup()
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
