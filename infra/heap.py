@@ -3,9 +3,10 @@
 A worker holds about a million long-lived objects once its runtime is open (models,
 the ICD-10 code tree the rules load, SQLAlchemy and pydantic machinery), and makes
 thousands of short-lived ones per document. CPython's cyclic collector walks every
-tracked object on each full (generation 2) collection: measured in process
-(bench/service.py, LLM path), 17 full collections of ~190 ms each came to ~2.6 ms of
-CPU per document. `gc.freeze()` moves what exists once the runtime is open into a
+tracked object on each full (generation 2) collection, ~190 ms each here: measured
+with `gc.callbacks` in process (bench/service.py, LLM path), collections cost 1.25 ms
+of CPU per document, 0.16 ms once the heap was settled (service CPU 16.5 -> 15.4 ms).
+`gc.freeze()` moves what exists once the runtime is open into a
 permanent generation that collections skip; the larger first threshold makes the
 young collections fewer (each finds mostly garbage, so the work per object is the
 same, the fixed cost per collection is paid less often).
