@@ -44,7 +44,10 @@ def _outcomes(db_url: str) -> dict[str, dict[str, str]]:
                 if d in done
             }
             for d, refs in s.execute(select(DecisionRow.document_id, DecisionRow.model_refs)):
-                out[d]["ref"] = (refs or {}).get("extractor", "")
+                # PostgreSQL reads each statement at its own snapshot: a decision committed
+                # after the first query is counted on the next poll, not half-counted here
+                if d in out:
+                    out[d]["ref"] = (refs or {}).get("extractor", "")
             return out
     finally:
         engine.dispose()
